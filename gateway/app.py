@@ -1,0 +1,90 @@
+"""The gateway's WSGI application, built in a function: importing this module starts nothing.
+
+``create_app(settings)`` returns the Flask app; protocol front doors are separate WSGI apps mounted
+beside it with Werkzeug's DispatcherMiddleware (``mounts``), e.g. the SOAP service at ``/v1/soap``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import Any, Callable
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+from gateway.config import Settings
+from gateway.errors import GatewayError
+from gateway.http import request_id_var
+from gateway.services import Services
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("gateway.app")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def error_body(status: int, code: int, message: str) -> dict[str, Any]:
+    """Flowize's documented error shape, used by every REST error of the gateway."""
+    return {"resource": [], "error": {"code": code, "message": message}}
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None,
+               mounts: dict[str, Callable[..., Any]] | None = None) -> Flask:
+    settings = settings or Settings.load()
+    services = services or Services.build(settings)
+    app = Flask("gateway")
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["flowgate"] = services
+
+    @app.before_request
+    def _request_id() -> None:
+        incoming = request.headers.get("X-Request-Id", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.request_id_token = request_id_var.set(g.request_id)
+
+    @app.after_request
+    def _echo_request_id(resp: Response) -> Response:
+        resp.headers["X-Request-Id"] = g.get("request_id", "")
+        return resp
+
+    @app.teardown_request
+    def _reset_request_id(_exc: BaseException | None) -> None:
+        token = g.pop("request_id_token", None)
+        if token is not None:
+            request_id_var.reset(token)
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify({"status": "ok"})
+
+    @app.get("/readyz")
+    def readyz():
+        checks = {"database": services.store.ping()}
+        ready = all(checks.values())
+        return jsonify({"status": "ready" if ready else "not ready", "checks": checks}), 200 if ready else 503
+
+    @app.errorhandler(GatewayError)
+    def gateway_error(exc: GatewayError):
+        resp = jsonify(error_body(exc.status, exc.code, exc.message))
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            resp.headers["Retry-After"] = str(int(retry_after + 0.999))
+        return resp, exc.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        status = exc.code or 500
+        message = "The requested resource doesn't exist." if status == 404 else (exc.description or exc.name)
+        return jsonify(error_body(status, status, message)), status
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unhandled error (request id %s)", g.get("request_id"))
+        return jsonify(error_body(500, 500, f"Internal gateway error; request id {g.get('request_id')}.")), 500
+
+    if mounts:
+        app.wsgi_app = DispatcherMiddleware(app.wsgi_app, mounts)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,164 @@
+"""``flowgate``: the command line.
+
+    flowgate serve      the gateway under gunicorn on GATEWAY_HOST:GATEWAY_PORT (127.0.0.1:8080);
+                        in embedded mode (the default) the sandbox starts beside it on :8081
+    flowgate sandbox    the vendor sandbox alone
+    flowgate migrate    bring the database schema up to date
+    flowgate config     print the effective settings, secrets masked
+
+Why gunicorn: a pre-fork server with threads (gthread), graceful SIGTERM handling and a settings
+knob for the Flowize underscore headers (see gateway/server.py). The sandbox runs one worker
+process with threads, so its fault rules and rate counters, kept in memory, are consistent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Sequence
+
+import requests
+
+from gateway.config import Settings, SettingsError
+
+DEMO_BANNER = """\
+Flowgate is up.
+  gateway  {gateway}   (health: {gateway}/healthz)
+  sandbox  {sandbox}   (emulated Flowize API, seeded with demo data)
+
+Demo credentials (Flowize):
+  api key  demo-api-key        app key  demo-app
+  OAuth    demo-client-id / demo-client-secret
+  flow     demo-flow (id 1)    webhook  demo-webhook
+
+Try:
+  curl -s {gateway}/healthz
+  curl -s -H 'X-Apikey: demo-api-key' -H 'X-App: demo-app' '{sandbox}/v1/record/search?flow_name=demo-flow'
+  curl -s -H 'client_id: demo-client-id' -H 'client_secret: demo-client-secret' -H 'grant_type: client_credentials' {sandbox}/v1/checkauthentication
+
+Ctrl-C stops everything.
+"""
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {k: v for k, v in {"host": getattr(args, "host", None), "port": getattr(args, "port", None),
+                                   "workers": getattr(args, "workers", None)}.items() if v is not None}
+    return Settings.load(**overrides)
+
+
+def _wait_until_up(url: str, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return True
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def _die_with_parent() -> None:
+    """Child processes get SIGTERM if `flowgate serve` dies, so none is left behind (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from gateway.sandbox import create_sandbox_app
+    from gateway.server import gunicorn_options, run_gunicorn
+
+    settings = Settings.load(**({"sandbox_port": args.port} if args.port else {}))
+    bind = f"{settings.sandbox_host}:{settings.sandbox_port}"
+    run_gunicorn(lambda: create_sandbox_app(settings),
+                 gunicorn_options(bind, workers=1, threads=max(settings.threads, 8), trust_proxy=False,
+                                  log_level=settings.log_level))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from gateway.app import create_app
+    from gateway.server import gunicorn_options, run_gunicorn
+    from gateway.store import Store
+
+    settings = _settings(args)
+    Store(settings.effective_database_url).migrate()  # once, before the workers fork
+    sandbox: subprocess.Popen[bytes] | None = None
+    if settings.embedded and not args.no_sandbox:
+        sandbox = subprocess.Popen([sys.executable, "-m", "gateway.cli", "sandbox"], preexec_fn=_die_with_parent)
+        if not _wait_until_up(settings.sandbox_url + "/_sandbox/health"):
+            sandbox.terminate()
+            print("flowgate: the sandbox did not start; see its log above", file=sys.stderr)
+            return 1
+
+    banner = DEMO_BANNER.format(gateway=f"http://{settings.host}:{settings.port}", sandbox=settings.sandbox_url)
+
+    def when_ready(_server: object) -> None:
+        if sandbox is not None:
+            print(banner, flush=True)
+
+    options = gunicorn_options(f"{settings.host}:{settings.port}", workers=settings.workers,
+                               threads=settings.threads, trust_proxy=settings.trust_proxy,
+                               log_level=settings.log_level)
+    options["when_ready"] = when_ready
+    try:
+        run_gunicorn(lambda: create_app(settings), options)
+    finally:
+        if sandbox is not None and sandbox.poll() is None:
+            sandbox.terminate()
+            try:
+                sandbox.wait(timeout=8)
+            except subprocess.TimeoutExpired:
+                sandbox.kill()
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from gateway.store import Store
+
+    settings = _settings(args)
+    store = Store(settings.effective_database_url)
+    store.migrate()
+    print("database schema is up to date:", ", ".join(store.tables()))
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    print(json.dumps(_settings(args).redacted(), indent=2))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="flowgate", description="SOAP/REST integration gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the gateway (and, in embedded mode, the sandbox)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    serve.add_argument("--no-sandbox", action="store_true", help="do not start the embedded sandbox")
+    serve.set_defaults(func=cmd_serve)
+    sandbox = sub.add_parser("sandbox", help="run the vendor sandbox alone")
+    sandbox.add_argument("--port", type=int)
+    sandbox.set_defaults(func=cmd_sandbox)
+    sub.add_parser("migrate", help="upgrade the database schema").set_defaults(func=cmd_migrate)
+    sub.add_parser("config", help="print the effective settings, secrets masked").set_defaults(func=cmd_config)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SettingsError as exc:
+        print(f"flowgate: bad setting: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""Settings: one object, read once from ``GATEWAY_*`` environment variables and an optional YAML file.
+
+Precedence, lowest first: the defaults below, the YAML file named by ``GATEWAY_CONFIG`` (keys are the
+field names, e.g. ``flowize_base_url: https://cloud-api.flowize.com``), then the environment
+(``GATEWAY_FLOWIZE_BASE_URL``). Every value is validated at start; a bad one raises
+:class:`SettingsError` naming the setting, so ``flowgate serve`` fails with one clear line instead
+of a traceback later. Secrets are never echoed back in those messages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+import yaml
+
+__all__ = ["Settings", "SettingsError", "ENV_PREFIX"]
+
+ENV_PREFIX = "GATEWAY_"
+FLOWIZE_AUTH_STYLES = ("apikey", "url", "oauth", "passthrough")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names it."""
+
+
+def _secret(default: str = "") -> Any:
+    return field(default=default, metadata={"secret": True}, repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    # -- the gateway's own server -------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 2
+    threads: int = 8
+    public_url: str = ""              # fixes soap:address and links; else taken from the request
+    trust_proxy: bool = False         # honour X-Forwarded-Proto/-Host/-For
+    log_level: str = "INFO"
+    data_dir: str = "var"             # where embedded-mode SQLite files live
+
+    # -- store ---------------------------------------------------------------------------------
+    database_url: str = ""            # default: sqlite file in data_dir
+
+    # -- outbound HTTP (one client for every vendor) --------------------------------------------
+    http_connect_timeout: float = 3.05
+    http_read_timeout: float = 30.0
+    http_retries: int = 2             # idempotent requests only
+    http_backoff: float = 0.2         # seconds, doubled per retry
+    http_max_retry_after: float = 10.0  # never sleep longer than this on a vendor's Retry-After
+    http_pool_size: int = 20
+
+    # -- Flowize upstream ----------------------------------------------------------------------
+    flowize_base_url: str = "http://127.0.0.1:8081"
+    flowize_auth: str = "passthrough"  # passthrough | apikey | url | oauth  (gateway-held creds)
+    flowize_api_key: str = _secret()
+    flowize_app_key: str = ""
+    flowize_client_id: str = ""
+    flowize_client_secret: str = _secret()
+    flowize_token_margin: float = 60.0  # refresh an OAuth token this many seconds before expiry
+
+    # -- embedded sandbox ----------------------------------------------------------------------
+    embedded: bool = True             # `flowgate serve` also starts the sandbox
+    sandbox_host: str = "127.0.0.1"
+    sandbox_port: int = 8081
+    sandbox_database: str = ""        # file path, or ":memory:"; default: data_dir/sandbox.db
+    sandbox_token_ttl: int = 3600
+    sandbox_rate_limit: int = 1000    # requests per window per credential
+    sandbox_rate_window: int = 3600
+    sandbox_faults: str = ""          # JSON list of fault rules applied at start (see sandbox/faults.py)
+
+    # ------------------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Read the YAML file (if ``GATEWAY_CONFIG`` names one), then the environment, then ``overrides``."""
+        environ = os.environ if environ is None else environ
+        raw: dict[str, Any] = {}
+        config_path = environ.get(ENV_PREFIX + "CONFIG")
+        if config_path:
+            raw.update(_read_yaml(config_path))
+        known = {f.name for f in fields(cls)}
+        for key, value in environ.items():
+            if key.startswith(ENV_PREFIX):
+                name = key[len(ENV_PREFIX):].lower()
+                if name in known:
+                    raw[name] = value
+        raw.update(overrides)
+        return cls.from_mapping(raw)
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any]) -> "Settings":
+        by_name = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(raw) - set(by_name))
+        if unknown:
+            raise SettingsError(f"unknown setting(s): {', '.join(unknown)}")
+        values = {name: _coerce(by_name[name], value) for name, value in raw.items()}
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def replace(self, **changes: Any) -> "Settings":
+        merged = {f.name: getattr(self, f.name) for f in fields(self)}
+        merged.update(changes)
+        return type(self).from_mapping(merged)
+
+    def validate(self) -> None:
+        for name in ("port", "sandbox_port"):
+            value = getattr(self, name)
+            if not 0 <= value <= 65535:
+                raise SettingsError(f"{_env(name)}: expected a port 0-65535, got {value}")
+        for name in ("workers", "threads", "http_pool_size"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{_env(name)}: must be at least 1")
+        for name in ("http_connect_timeout", "http_read_timeout"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{_env(name)}: timeouts are always on; give a positive number of seconds")
+        if self.http_retries < 0:
+            raise SettingsError(f"{_env('http_retries')}: must be 0 or more")
+        if self.flowize_auth not in FLOWIZE_AUTH_STYLES:
+            raise SettingsError(
+                f"{_env('flowize_auth')}: expected one of {', '.join(FLOWIZE_AUTH_STYLES)}, got {self.flowize_auth!r}")
+        if self.flowize_auth in ("apikey", "url") and not (self.flowize_api_key and self.flowize_app_key):
+            raise SettingsError(
+                f"{_env('flowize_auth')}={self.flowize_auth} needs {_env('flowize_api_key')} and {_env('flowize_app_key')}")
+        if self.flowize_auth == "oauth" and not (self.flowize_client_id and self.flowize_client_secret):
+            raise SettingsError(
+                f"{_env('flowize_auth')}=oauth needs {_env('flowize_client_id')} and {_env('flowize_client_secret')}")
+        for name in ("flowize_base_url",) + (("public_url",) if self.public_url else ()):
+            parts = urlsplit(getattr(self, name))
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise SettingsError(f"{_env(name)}: expected an http(s) URL, got {getattr(self, name)!r}")
+        if self.database_url and "://" not in self.database_url:
+            raise SettingsError(f"{_env('database_url')}: expected a SQLAlchemy URL such as sqlite:///path.db")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise SettingsError(f"{_env('log_level')}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+
+    # -- derived values ------------------------------------------------------------------------
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return "sqlite:///" + str(Path(self.data_dir).absolute() / "flowgate.db")
+
+    @property
+    def effective_sandbox_database(self) -> str:
+        return self.sandbox_database or str(Path(self.data_dir) / "sandbox.db")
+
+    @property
+    def sandbox_url(self) -> str:
+        return f"http://{self.sandbox_host}:{self.sandbox_port}"
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as a dict, secrets masked: safe to log."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = "***" if f.metadata.get("secret") and value else value
+        out["database_url"] = _mask_url_password(self.effective_database_url)
+        return out
+
+
+def _env(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def _coerce(f: dataclasses.Field, value: Any) -> Any:
+    kind = f.type if isinstance(f.type, type) else {"int": int, "float": float, "bool": bool, "str": str}[f.type]
+    shown = "***" if f.metadata.get("secret") else repr(value)
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError
+        if kind is int:
+            if isinstance(value, bool):
+                raise ValueError
+            return int(str(value).strip())
+        if kind is float:
+            return float(str(value).strip())
+        return "" if value is None else str(value)
+    except ValueError:
+        raise SettingsError(f"{_env(f.name)}: expected {kind.__name__}, got {shown}") from None
+
+
+def _read_yaml(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or {}
+    except OSError as exc:
+        raise SettingsError(f"{ENV_PREFIX}CONFIG: cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{ENV_PREFIX}CONFIG: {path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise SettingsError(f"{ENV_PREFIX}CONFIG: {path} must hold a mapping of setting: value")
+    return {str(k).lower(): v for k, v in data.items()}
+
+
+def _mask_url_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(":" + parts.password + "@", ":***@", 1)
+    return url

@@ -1,0 +1,182 @@
+"""The one HTTP client for every outbound vendor call.
+
+A ``requests.Session`` with connection pooling, connect and read timeouts always on, retries with
+backoff for requests that are safe to repeat (idempotent methods, or writes the caller marks as
+deduplicated by the vendor), ``Retry-After`` honoured up to a cap, ``X-Request-Id`` passed through,
+and rate-limit awareness: once a vendor said ``X-RateLimit-Remaining: 0`` for a credential, we do
+not call it again with that credential before the window resets.
+
+Library exceptions become the project's tree here (:mod:`gateway.errors`); messages carry the
+method and a redacted URL, never a credential.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.util.retry import Retry
+
+from gateway.config import Settings
+from gateway.errors import RateLimited, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from gateway.redact import redact_url
+
+__all__ = ["HttpClient", "request_id_var", "current_request_id"]
+
+log = logging.getLogger("gateway.http")
+
+#: The id of the request being served; front doors set it, the client sends it as X-Request-Id.
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+RETRY_STATUSES = (429, 502, 503, 504)
+
+
+def current_request_id() -> str:
+    return request_id_var.get() or uuid.uuid4().hex
+
+
+class _CappedRetry(Retry):
+    """urllib3's Retry, but a ``Retry-After`` longer than ``max_retry_after`` is not waited for:
+    the 429/503 goes straight back to the caller, who maps it to RateLimited with the vendor's delay."""
+
+    max_retry_after: float = 10.0
+
+    def increment(self, method: Any = None, url: Any = None, response: Any = None, error: Any = None,
+                  _pool: Any = None, _stacktrace: Any = None) -> Retry:
+        if response is not None:
+            retry_after = self.get_retry_after(response)
+            if retry_after is not None and retry_after > self.max_retry_after:
+                raise MaxRetryError(_pool, url, ResponseError("Retry-After longer than we wait"))
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+@dataclass
+class _Window:
+    remaining: int
+    reset_at: float
+
+
+class HttpClient:
+    """``send()`` one request; everything a vendor call needs is on by default."""
+
+    def __init__(self, settings: Settings | None = None, *, user_agent: str = "Flowgate/0.1"):
+        settings = settings or Settings()
+        self.timeout = (settings.http_connect_timeout, settings.http_read_timeout)
+        self.max_retry_after = settings.http_max_retry_after
+        self._user_agent = user_agent
+        self._retries = settings.http_retries
+        self._backoff = settings.http_backoff
+        self._pool = settings.http_pool_size
+        # One session per retry policy, so a call can opt in or out: "auto" retries idempotent
+        # methods, "always" every method (writes the vendor deduplicates), "never" none.
+        self._sessions: dict[str, requests.Session] = {}
+        self._windows: dict[str, _Window] = {}
+        self._lock = threading.Lock()
+
+    def _session_for(self, policy: str) -> requests.Session:
+        with self._lock:
+            session = self._sessions.get(policy)
+            if session is None:
+                methods = {"auto": IDEMPOTENT, "always": None, "never": frozenset()}[policy]
+                session = self._sessions[policy] = self._new_session(methods, retries=0 if policy == "never" else None)
+            return session
+
+    def _new_session(self, methods: frozenset[str] | None, retries: int | None = None) -> requests.Session:
+        retries = self._retries if retries is None else retries
+        retry_class = type("Retry", (_CappedRetry,), {"max_retry_after": self.max_retry_after})
+        retry = retry_class(
+            total=retries, connect=retries, read=retries, status=retries,
+            backoff_factor=self._backoff, status_forcelist=RETRY_STATUSES,
+            allowed_methods=methods if methods is not None else None,
+            respect_retry_after_header=True, raise_on_status=False, raise_on_redirect=False,
+        )
+        session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=self._pool, pool_maxsize=self._pool, max_retries=retry)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.headers["User-Agent"] = self._user_agent
+        return session
+
+    def close(self) -> None:
+        with self._lock:
+            for session in self._sessions.values():
+                session.close()
+            self._sessions.clear()
+
+    # ------------------------------------------------------------------------------------------
+    def send(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
+             params: Mapping[str, Any] | None = None, json: Any = None, data: Any = None,
+             timeout: float | tuple[float, float] | None = None, retry: bool | None = None,
+             auth: Any = None) -> requests.Response:
+        """Send one request and return the response, whatever its status.
+
+        Raises UpstreamTimeout / UpstreamUnavailable / UpstreamError when no usable response came
+        back, and RateLimited when the vendor's window for this credential is known to be spent.
+        ``retry=None`` retries idempotent methods only; ``True`` retries any method (only for calls
+        the vendor deduplicates); ``False`` never retries (for PUTs with side effects).
+        """
+        method = method.upper()
+        headers = dict(headers or {})
+        headers.setdefault("X-Request-Id", current_request_id())
+        window_key = self._window_key(url, headers, params)
+        self._check_window(window_key)
+        session = self._session_for("auto" if retry is None else "always" if retry else "never")
+        shown = f"{method} {redact_url(requests.Request(method, url, params=params).prepare().url or url)}"
+        started = time.perf_counter()
+        try:
+            response = session.request(method, url, headers=headers, params=params, json=json, data=data,
+                                       timeout=timeout or self.timeout, auth=auth, allow_redirects=False)
+        except requests.exceptions.RetryError:
+            raise UpstreamError(f"{shown}: still failing after {self._retries} retries") from None
+        except (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout):
+            raise UpstreamTimeout(f"{shown}: no answer within {timeout or self.timeout} s") from None
+        except requests.exceptions.ConnectionError:
+            raise UpstreamUnavailable(f"{shown}: connection failed") from None
+        except requests.exceptions.RequestException:
+            raise UpstreamError(f"{shown}: the request failed") from None
+        return self._finish(response, shown, started, window_key)
+
+    def _finish(self, response: requests.Response, shown: str, started: float, window_key: str) -> requests.Response:
+        self._note_window(window_key, response.headers)
+        log.info("%s -> %s in %.1f ms", shown, response.status_code,
+                 (time.perf_counter() - started) * 1000,
+                 extra={"request_id": request_id_var.get()})
+        return response
+
+    # -- rate-limit awareness ------------------------------------------------------------------
+    @staticmethod
+    def _window_key(url: str, headers: Mapping[str, str], params: Mapping[str, Any] | None) -> str:
+        credential = (headers.get("Authorization") or headers.get("X-Apikey") or headers.get("apikey")
+                      or headers.get("api-key") or (params or {}).get("api_key") or "")
+        digest = hashlib.sha256(str(credential).encode()).hexdigest()[:16]
+        return f"{urlsplit(url).netloc}/{digest}"
+
+    def _check_window(self, key: str) -> None:
+        with self._lock:
+            window = self._windows.get(key)
+        if window and window.remaining <= 0:
+            wait = window.reset_at - time.monotonic()
+            if wait > 0:
+                raise RateLimited("The vendor's rate limit for this credential is spent.", retry_after=round(wait, 1))
+
+    def _note_window(self, key: str, headers: Mapping[str, str]) -> None:
+        remaining, reset = headers.get("X-RateLimit-Remaining"), headers.get("X-RateLimit-Reset")
+        if remaining is None:
+            return
+        try:
+            window = _Window(int(remaining), time.monotonic() + float(reset or 0))
+        except ValueError:
+            return
+        with self._lock:
+            self._windows[key] = window

@@ -1,0 +1,88 @@
+"""The sandbox server: one Flask app emulating every vendor at the paths of its own docs.
+
+Each vendor is a package or module under ``gateway/sandbox/`` with ``install(app)`` (blueprints and
+hooks), ``seed(db)`` (tables and demo data), ``owns(path)`` and ``error_body(path, status)`` (the
+vendor's own error shape, used for unknown routes and injected faults). Their paths do not collide,
+so one server on 127.0.0.1:8081 answers for all of them.
+"""
+
+from __future__ import annotations
+
+import json
+from types import ModuleType
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from gateway.config import Settings
+from gateway.sandbox import flowize
+from gateway.sandbox.context import RateLimiter, SandboxContext
+from gateway.sandbox.control import bp as control_bp
+from gateway.sandbox.faults import FaultMiddleware, FaultSet
+from gateway.sandbox.state import SandboxDB
+
+__all__ = ["create_sandbox_app", "VENDORS"]
+
+VENDORS: list[ModuleType] = [flowize]
+
+
+def _generic_error_body(path: str, status: int) -> tuple[str, bytes]:
+    return "application/json", json.dumps({"error": {"code": status, "message": "sandbox error"}}).encode()
+
+
+def _vendor_for(path: str) -> ModuleType | None:
+    for vendor in VENDORS:
+        if vendor.owns(path):
+            return vendor
+    return None
+
+
+def error_body(path: str, status: int) -> tuple[str, bytes]:
+    vendor = _vendor_for(path)
+    return vendor.error_body(path, status) if vendor else _generic_error_body(path, status)
+
+
+def create_sandbox_app(settings: Settings | None = None, *, database: str | None = None) -> Flask:
+    """Build the sandbox. ``database`` overrides the settings' path (``":memory:"`` for tests)."""
+    settings = settings or Settings()
+    app = Flask("gateway.sandbox")
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    db = SandboxDB(database or settings.effective_sandbox_database)
+    faults = FaultSet()
+    faults.load_json(settings.sandbox_faults)
+    ctx = SandboxContext(db=db, faults=faults,
+                         rate_limiter=RateLimiter(settings.sandbox_rate_limit, settings.sandbox_rate_window),
+                         token_ttl=settings.sandbox_token_ttl)
+    app.extensions["flowgate_sandbox"] = ctx
+
+    def seed_all() -> None:
+        for vendor in VENDORS:
+            vendor.seed(db)
+
+    def reset() -> None:
+        with db.transaction() as conn:
+            tables = [r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+            conn.execute("PRAGMA defer_foreign_keys = ON")
+            for table in tables:
+                conn.execute(f'DROP TABLE IF EXISTS "{table}"')
+        faults.clear()
+        ctx.rate_limiter.reset()
+        seed_all()
+
+    app.extensions["flowgate_sandbox_reset"] = reset
+    seed_all()
+    for vendor in VENDORS:
+        vendor.install(app)
+    app.register_blueprint(control_bp)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        status = exc.code or 500
+        vendor = _vendor_for(request.path)
+        if vendor is not None:
+            return vendor.http_error(exc)
+        return jsonify({"error": {"code": status, "message": exc.description}}), status
+
+    app.wsgi_app = FaultMiddleware(app.wsgi_app, faults, error_body)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,54 @@
+"""What every sandbox module reaches through ``sandbox()``: the database, the fault rules, the knobs."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from flask import current_app
+
+from gateway.sandbox.faults import FaultSet
+from gateway.sandbox.state import SandboxDB
+
+__all__ = ["SandboxContext", "RateLimiter", "sandbox"]
+
+
+class RateLimiter:
+    """Fixed window per credential, like the vendor's ``X-RateLimit-*`` headers describe."""
+
+    def __init__(self, limit: int, window: int):
+        self.limit = limit
+        self.window = window
+        self._counts: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: str) -> tuple[bool, int, int]:
+        """Count one request; return (allowed, remaining, seconds until the window resets)."""
+        now = time.monotonic()
+        with self._lock:
+            start, count = self._counts.get(key, (now, 0))
+            if now - start >= self.window:
+                start, count = now, 0
+            count += 1
+            self._counts[key] = (start, count)
+        reset = max(0, int(round(self.window - (now - start))))
+        return count <= self.limit, max(0, self.limit - count), reset
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+
+@dataclass
+class SandboxContext:
+    db: SandboxDB
+    faults: FaultSet
+    rate_limiter: RateLimiter
+    token_ttl: int = 3600
+    environment_ready_after: float = 2.0   # seconds an asynchronous environment action takes
+    extra: dict = field(default_factory=dict)
+
+
+def sandbox() -> SandboxContext:
+    return current_app.extensions["flowgate_sandbox"]

@@ -1,0 +1,147 @@
+"""How the Flowize sandbox speaks: error bodies, JSON/XML/plain negotiation, ETag and 304.
+
+flowize-api.txt: "Response format negotiation (supporting JSON and XML by default)", the ETag /
+If-None-Match section, and the one documented error body (the 429 example):
+``{"resource": [], "error": {"code": 429, "message": "Too many requests."}}``, used for every error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from flask import Response, request
+
+from gateway.xmlshape import to_xml
+
+__all__ = ["FlowizeError", "error_body", "respond", "wanted_format", "json_body", "request_ip", "envelope"]
+
+# PHP session defaults the vendor leaks in every documented response; kept for fidelity.
+_NO_CACHE = {"Expires": "Thu, 19 Nov 1981 08:52:00 GMT", "Pragma": "no-cache", "Cache-Control": "no-cache"}
+
+MESSAGES = {
+    400: "Bad Request",
+    401: "The credentials are not correct.",
+    402: "Request Failed",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    409: "Conflict",
+    413: "Payload Too Large",
+    429: "Too many requests.",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+class FlowizeError(Exception):
+    """An error the vendor documents: HTTP ``status``, internal ``code`` (436, 437...) and message."""
+
+    def __init__(self, status: int, message: str | None = None, code: int | None = None,
+                 headers: dict[str, str] | None = None):
+        self.status = status
+        self.code = code if code is not None else status
+        self.message = message or MESSAGES.get(status, "Error")
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+
+def error_body(code: int, message: str) -> dict[str, Any]:
+    return {"resource": [], "error": {"code": code, "message": message}}
+
+
+def request_ip() -> str:
+    return request.remote_addr or ""
+
+
+def envelope(resource: Any, message: str, code: int = 200, id_: str = "ok") -> dict[str, Any]:
+    """The fuller body of the newer endpoints (search, queue actions, keystore delete)."""
+    return {"id": id_, "code": code, "request-ip": request_ip(), "resource": resource,
+            "message": message, "error": None}
+
+
+def _format_of(mimetype: str) -> str | None:
+    value = mimetype.lower()
+    if "xml" in value:
+        return "xml"
+    if "json" in value:
+        return "json"
+    if "text/plain" in value:
+        return "text"
+    return None
+
+
+def wanted_format() -> str:
+    """``json``, ``xml`` or ``text``: a specific ``Accept`` wins, else ``Content-Type`` (the keystore
+    and tables sections say Content-Type "determines the format of the output"), else JSON.
+
+    ``Accept`` is read by quality: ``application/json, application/xml;q=0.5`` is JSON."""
+    for mimetype, quality in request.accept_mimetypes:  # werkzeug sorts these by quality
+        fmt = _format_of(mimetype) if quality > 0 else None
+        if fmt:
+            return fmt
+    return _format_of(request.headers.get("Content-Type", "")) or "json"
+
+
+def render(body: Any, fmt: str | None = None) -> tuple[bytes, str]:
+    fmt = fmt or wanted_format()
+    if fmt == "xml":
+        return to_xml(body), "application/xml; charset=utf-8"
+    if fmt == "text" and isinstance(body, str):
+        return body.encode("utf-8"), "text/plain; charset=utf-8"
+    if fmt == "text":
+        return json.dumps(body, ensure_ascii=False).encode("utf-8"), "text/plain; charset=utf-8"
+    return json.dumps(body, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8"
+
+
+def respond(body: Any, status: int = 200, *, fmt: str | None = None, last_modified: str | None = None,
+            headers: dict[str, str] | None = None) -> Response:
+    data, ctype = render(body, fmt)
+    resp = Response(data, status=status, content_type=ctype)
+    resp.headers.update(_NO_CACHE)
+    if headers:
+        resp.headers.update(headers)
+    if request.method in ("GET", "HEAD") and status == 200:
+        etag = hashlib.md5(data).hexdigest()  # noqa: S324 - a cache validator, not security
+        resp.set_etag(etag)
+        if last_modified:
+            resp.headers["Last-Modified"] = last_modified
+        if etag in request.if_none_match:
+            not_modified = Response(b"", status=304, content_type=ctype)
+            not_modified.headers.update(_NO_CACHE)
+            not_modified.set_etag(etag)
+            not_modified.headers["Content-Length"] = "0"
+            return not_modified
+    return resp
+
+
+def error_response(err: FlowizeError) -> Response:
+    data, ctype = render(error_body(err.code, err.message))
+    resp = Response(data, status=err.status, content_type=ctype)
+    resp.headers.update(_NO_CACHE)
+    resp.headers.update(err.headers)
+    return resp
+
+
+def json_body(*, required: bool = True, allow_empty: bool = False) -> Any:
+    """The request body as JSON (or XML, which the record and keystore endpoints accept)."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        if required and not allow_empty:
+            raise FlowizeError(400, "The request body is empty.")
+        return None
+    ctype = (request.content_type or "").lower()
+    if "xml" in ctype:
+        from gateway.xmlshape import from_xml
+        try:
+            return from_xml(raw)
+        except Exception:
+            raise FlowizeError(400, "The request body is not well-formed XML.") from None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise FlowizeError(400, "The request body is not valid JSON.") from None

@@ -1,0 +1,96 @@
+"""Serving WSGI apps: gunicorn in production, a threaded Werkzeug server for tests and tools.
+
+The underscore trap: Flowize's OAuth calls send ``client_id``, ``client_secret``, ``grant_type`` and
+``refresh_token`` as HTTP headers *with underscores*. Werkzeug's server and gunicorn >= 22 drop
+every such header, because ``client_id`` and ``client-id`` both become ``HTTP_CLIENT_ID`` in WSGI and
+could be used to spoof proxy headers. We let exactly these four through, and no other:
+
+* gunicorn: ``forwarder_headers`` lists them, ``forwarded_allow_ips = "*"`` lets any peer send
+  them; ``secure_scheme_headers`` is emptied unless ``GATEWAY_TRUST_PROXY`` is set, so trusting
+  every peer for these names does not let them spoof ``X-Forwarded-Proto``;
+* Werkzeug: :class:`UnderscoreHeadersHandler` adds them to the environ.
+See docs/flowize-decisions.md, "Headers with underscores".
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+__all__ = ["UNDERSCORE_HEADERS", "ServerThread", "serve_in_thread", "gunicorn_options", "run_gunicorn"]
+
+UNDERSCORE_HEADERS = ("client_id", "client_secret", "grant_type", "refresh_token")
+
+
+class UnderscoreHeadersHandler(WSGIRequestHandler):
+    def make_environ(self) -> dict[str, Any]:
+        environ = super().make_environ()
+        for key, value in self.headers.items():
+            if key.lower() in UNDERSCORE_HEADERS:
+                environ["HTTP_" + key.upper()] = value
+        return environ
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:  # tests stay quiet
+        pass
+
+
+class ServerThread:
+    """A real HTTP server on loopback, in a daemon thread."""
+
+    def __init__(self, server: BaseWSGIServer):
+        self.server = server
+        self.host, self.port = server.server_address[:2]
+        self.url = f"http://{self.host}:{self.port}"
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name=f"wsgi:{self.port}", daemon=True)
+        self._thread.start()
+
+    def shutdown(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=5)
+
+
+def serve_in_thread(app: Callable[..., Any], host: str = "127.0.0.1", port: int = 0) -> ServerThread:
+    server = make_server(host, port, app, threaded=True, request_handler=UnderscoreHeadersHandler)
+    server.daemon_threads = True
+    return ServerThread(server)
+
+
+def gunicorn_options(bind: str, *, workers: int, threads: int, trust_proxy: bool,
+                     log_level: str = "info", timeout: int = 60) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "bind": bind,
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "timeout": timeout,
+        "graceful_timeout": 5,      # SIGTERM -> everything gone well inside 10 s
+        "keepalive": 5,
+        "loglevel": log_level.lower(),
+        "accesslog": None,
+        "errorlog": "-",
+        "forwarder_headers": ",".join(h.upper() for h in UNDERSCORE_HEADERS),
+        "forwarded_allow_ips": "*",
+        "limit_request_field_size": 16384,
+    }
+    if not trust_proxy:
+        options["secure_scheme_headers"] = {}
+    return options
+
+
+def run_gunicorn(app_factory: Callable[[], Any], options: dict[str, Any]) -> None:
+    """Run ``app_factory()`` under gunicorn in this process (blocks until stopped)."""
+    from gunicorn.app.base import BaseApplication
+
+    class _App(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return app_factory()
+
+    _App().run()

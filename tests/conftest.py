@@ -1,0 +1,106 @@
+"""Shared fixtures: real servers on loopback, real databases, no network beyond loopback."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+
+import pytest
+import requests
+
+from gateway.config import Settings
+from gateway.sandbox.app import create_sandbox_app
+from gateway.server import serve_in_thread
+
+REQUIRE_SERVICES = os.environ.get("GATEWAY_REQUIRE_SERVICES", "") not in ("", "0", "false")
+POSTGRES_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+DEMO_HEADERS = {"X-Apikey": "demo-api-key", "X-App": "demo-app"}
+DEMO_PARAMS = {"api_key": "demo-api-key", "app_key": "demo-app"}
+DEMO_OAUTH = {"client_id": "demo-client-id", "client_secret": "demo-client-secret", "grant_type": "client_credentials"}
+
+
+# -- no network beyond loopback -----------------------------------------------------------------
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _check_address(address) -> None:
+    if isinstance(address, (str, bytes)):  # unix socket
+        return
+    host = address[0]
+    if host in ("localhost",):
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    raise OSError(f"tests may only connect to loopback, not {host!r}")
+
+
+def _guarded_connect(self, address):
+    _check_address(address)
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self, address):
+    _check_address(address)
+    return _real_connect_ex(self, address)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _loopback_only():
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+    yield
+    socket.socket.connect = _real_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
+
+
+# -- the sandbox, a real HTTP server ------------------------------------------------------------
+@pytest.fixture(scope="session")
+def _sandbox_server():
+    app = create_sandbox_app(Settings(sandbox_rate_limit=100000), database=":memory:")
+    server = serve_in_thread(app)
+    server.app = app
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture
+def sandbox_url(_sandbox_server) -> str:
+    """The sandbox's base URL, reset to the seeded demo data, no faults, fresh rate counters."""
+    requests.post(_sandbox_server.url + "/_sandbox/reset", timeout=5).raise_for_status()
+    return _sandbox_server.url
+
+
+@pytest.fixture
+def http():
+    """A plain requests session for talking to servers under test."""
+    with requests.Session() as session:
+        yield session
+
+
+# -- real services ---------------------------------------------------------------------------
+def _service_or_skip(name: str, probe) -> None:
+    try:
+        probe()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not here"
+        if REQUIRE_SERVICES:
+            pytest.fail(f"{name} is required (GATEWAY_REQUIRE_SERVICES is set) but unusable: {exc}")
+        pytest.skip(f"{name} is not reachable here ({exc}); set GATEWAY_REQUIRE_SERVICES=1 to make this a failure")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    def probe():
+        import sqlalchemy as sa
+        engine = sa.create_engine(POSTGRES_URL)
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+    _service_or_skip("PostgreSQL", probe)
+    return POSTGRES_URL

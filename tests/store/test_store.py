@@ -1,0 +1,86 @@
+"""The store on both engines: migrations, token sharing, concurrent upserts."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from gateway.store import Store, StoredToken, TokenRepository
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        s = Store(f"sqlite:///{tmp_path / 'gw.db'}")
+    else:
+        url = request.getfixturevalue("postgres_url")
+        schema = "t_" + uuid.uuid4().hex[:10]
+        admin = sa.create_engine(url)
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        s = Store(url)
+        s.engine = sa.create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+        s._sessions.configure(bind=s.engine)
+    s.migrate()
+    yield s
+    s.dispose()
+    if request.param == "postgres":
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+def test_migrations_create_the_schema_and_are_repeatable(store):
+    assert "upstream_tokens" in store.tables()
+    store.migrate()  # a second start must be a no-op, not an error
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0001"
+
+
+def test_token_put_replaces_and_get_reads_back(store):
+    repo = TokenRepository(store)
+    assert repo.get("k") is None
+    repo.put("k", StoredToken("first", "r1", time.time() + 100))
+    repo.put("k", StoredToken("second", "r2", time.time() + 200))
+    token = repo.get("k")
+    assert (token.access_token, token.refresh_token) == ("second", "r2")
+    assert token.fresh(margin=60) and not token.fresh(margin=300)
+    repo.delete("k")
+    assert repo.get("k") is None
+
+
+def test_token_is_shared_between_two_store_instances(store):
+    # Two Store objects stand for two gateway processes on one database.
+    TokenRepository(store).put("shared", StoredToken("tok", None, time.time() + 60))
+    other = Store(store.url)
+    other.engine = store.engine
+    other._sessions.configure(bind=store.engine)
+    assert TokenRepository(other).get("shared").access_token == "tok"
+
+
+def test_concurrent_upserts_never_fail_and_leave_one_row(store):
+    repo = TokenRepository(store)
+    errors: list[Exception] = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(10):
+                repo.put("race", StoredToken(f"t{n}-{i}", None, time.time() + 60))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert repo.keys() == ["race"]
+
+
+def test_token_repr_hides_the_token():
+    assert "secret-value" not in repr(StoredToken("secret-value", "also-secret", 1.0))
