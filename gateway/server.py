@@ -75,6 +75,8 @@ def gunicorn_options(bind: str, *, workers: int, threads: int, trust_proxy: bool
         "forwarder_headers": ",".join(h.upper() for h in UNDERSCORE_HEADERS),
         "forwarded_allow_ips": "*",
         "limit_request_field_size": 16384,
+        # gunicorn 23+ opens a control socket at one fixed path; gateway and sandbox would share it.
+        "control_socket_disable": True,
     }
     if not trust_proxy:
         options["secure_scheme_headers"] = {}

@@ -81,8 +81,10 @@ def test_unknown_environment_gives_404_in_documented_shape(api):
     assert_error(api("POST", "/v1/environment/999/upgrade", json={"package": "SS-B"}), 404)
 
 
-def test_non_numeric_environment_id_gives_404(api):
+def test_non_numeric_or_huge_ids_give_404(api):
     assert_error(api("GET", "/v1/environment/abc"), 404)
+    assert_error(api("GET", "/v1/environment/99999999999999999999999/status"), 404)
+    assert_error(api("POST", "/v1/environment/1/project/99999999999999999999999"), 404)
 
 
 def test_missing_api_key_gives_401(api):

@@ -16,8 +16,8 @@ import json
 import sqlite3
 import time
 import zoneinfo
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar, cast
 
 from flask import Blueprint, request
 
@@ -26,9 +26,10 @@ from gateway.sandbox.flowize.auth import Caller, authenticate
 from gateway.sandbox.flowize.wire import FlowizeError, json_body, respond
 from gateway.sandbox.state import now_str
 
-__all__ = ["bp", "seed", "DDL"]
+__all__ = ["DDL", "bp", "seed"]
 
 bp = Blueprint("flowize_environments", __name__)
+_S = TypeVar("_S", bound=str | None)
 
 PACKAGES = {"SS-A": ("Single Server A", 20), "SS-B": ("Single Server B", 40),
             "SS-C": ("Single Server C", 80), "SS-D": ("Single Server D", 160)}
@@ -51,7 +52,7 @@ NEW_STATS = {"status": "OBSERVE", "current_storage": 0, "visits": 0, "records": 
 
 def _host_token(customer_id: int, env_id: int) -> str:
     """The 24 characters the doc shows as x's in www-xxxxxxxxxxxxxxxxxxxxxxxx.onflowize.com."""
-    return hashlib.sha1(f"{customer_id}-{env_id}".encode()).hexdigest()[:24]  # noqa: S324 - a name
+    return hashlib.sha1(f"{customer_id}-{env_id}".encode()).hexdigest()[:24]
 
 
 @bp.url_value_preprocessor
@@ -63,7 +64,7 @@ def _ids_fit_sqlite(endpoint: str | None, values: dict[str, Any] | None) -> None
 
 # -- loading, settling and rendering ---------------------------------------------------------
 def _stamp(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _settle() -> None:
@@ -148,18 +149,23 @@ def _object_body(*, required: bool) -> dict[str, Any]:
     return body
 
 
-def _text(body: dict[str, Any], key: str, *, required: bool = False) -> str | None:
+def _text(body: dict[str, Any], key: str) -> str | None:
     value = body.get(key)
     if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise FlowizeError(400, f"The parameter '{key}' is required.")
         return None
     if not isinstance(value, str):
         raise FlowizeError(400, f"The parameter '{key}' must be a string.")
     return value.strip()
 
 
-def _choice(value: str | None, key: str, allowed: Any) -> str | None:
+def _need(body: dict[str, Any], key: str) -> str:
+    value = _text(body, key)
+    if value is None:
+        raise FlowizeError(400, f"The parameter '{key}' is required.")
+    return value
+
+
+def _choice(value: _S, key: str, allowed: Any) -> _S:
     if value is not None and value not in allowed:
         raise FlowizeError(400, f"The parameter '{key}' must be one of: {', '.join(allowed)}.")
     return value
@@ -189,10 +195,10 @@ def environments():
 
 def _create(caller: Caller):
     body = _object_body(required=True)
-    name = _text(body, "name", required=True)
+    name = _need(body, "name")
     description = _text(body, "description") or ""
-    package = _choice(_text(body, "package", required=True), "package", PACKAGES)
-    region = _choice((_text(body, "region", required=True) or "").lower(), "region", REGIONS)
+    package = _choice(_need(body, "package"), "package", PACKAGES)
+    region = _choice(_need(body, "region").lower(), "region", REGIONS)
     tz = _text(body, "timezone") or REGIONS[region]
     if _TIMEZONES and tz not in _TIMEZONES:
         raise FlowizeError(400, f"The timezone '{tz}' is not a TZ database name (e.g. Europe/Amsterdam).")
@@ -204,7 +210,7 @@ def _create(caller: Caller):
             "VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, 'creating', ?, ?)",
             (caller.customer_id, name, description, region, tz, package, FIRST_VERSION,
              json.dumps(NEW_STATS), stamp, stamp))
-        env_id = cur.lastrowid
+        env_id = cast(int, cur.lastrowid)
         conn.execute("UPDATE fz_env_environments SET host_token = ? WHERE id = ?",
                      (_host_token(caller.customer_id, env_id), env_id))
     _start(env_id, "creating", {"status": "ready"})
@@ -278,7 +284,7 @@ def _certificate(files: dict[str, list[str]]) -> dict[str, Any] | None:
         return None
     # The sandbox does not parse certificates: it keeps the doc's sample block, made unique per upload.
     digest = hashlib.sha256(material.encode()).hexdigest()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return {**CERTIFICATE, "hash": digest[:8], "serial_number": "0x" + digest[:37].upper(),
             "valid_from": int(now.timestamp()), "valid_to": int((now + timedelta(days=90)).timestamp())}
 
@@ -293,7 +299,7 @@ def change_environment(environment_id: int):
     fields, files = _update_payload()
     changes: dict[str, Any] = {}
     if "name" in fields:
-        changes["name"] = _text(fields, "name", required=True)
+        changes["name"] = _need(fields, "name")
     if "description" in fields:
         changes["description"] = _text(fields, "description") or ""
     delete = str(fields.get("delete_certificate", "0")).strip().lower()
@@ -388,7 +394,7 @@ def _validate_deploy(body: dict[str, Any]) -> None:
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             raise FlowizeError(400, f"The parameter '{group}' must be a list of objects.")
         for item in items:
-            _text(item, id_key, required=True)
+            _need(item, id_key)
             _choice(_text(item, "action"), f"{group}[].action", ACTIONS)
 
 
@@ -448,12 +454,12 @@ def _mappings(keys: tuple[str, ...]) -> list[dict[str, Any]]:
         raise FlowizeError(400, "The request body must be a non-empty JSON array of url mappings.")
     mappings = []
     for item in items:
-        mapping = {"project_id": _integer(item.get("project_id"), "project_id"),
-                   **{k: _text(item, k, required=True) for k in keys if k != "project_id"}}
-        _choice(mapping["type"], "type", URL_TYPES)
-        if not mapping["url"].startswith("/"):
-            raise FlowizeError(400, f"The url '{mapping['url']}' must be relative and start with '/'.")
-        mappings.append(mapping)
+        url = _need(item, "url")
+        if not url.startswith("/"):
+            raise FlowizeError(400, f"The url '{url}' must be relative and start with '/'.")
+        mappings.append({"project_id": _integer(item.get("project_id"), "project_id"), "url": url,
+                         "type": _choice(_need(item, "type"), "type", URL_TYPES),
+                         **{k: _need(item, k) for k in keys if k == "name"}})
     urls = [m["url"] for m in mappings]
     if len(set(urls)) != len(urls):
         raise FlowizeError(400, "Each url may appear only once in the request.")

@@ -15,7 +15,9 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 from flask import Blueprint, request
 
@@ -26,7 +28,7 @@ from gateway.sandbox.state import SandboxDB, dumps, now_str
 
 bp = Blueprint("flowize_keystore", __name__)
 
-__all__ = ["bp", "seed", "as_number", "text_of", "compare", "compile_where", "COMPARISONS", "Predicate"]
+__all__ = ["COMPARISONS", "Predicate", "as_number", "bp", "compare", "compile_where", "seed", "text_of"]
 
 DDL = """
 CREATE TABLE IF NOT EXISTS fz_ks_keystores (
@@ -60,8 +62,11 @@ def as_number(value: Any) -> float | None:
     return None
 
 
-def text_of(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
+def text_of(value: Any) -> str:
+    """A value as the text it is compared as ("" for null; callers test null first where it matters)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -78,7 +83,7 @@ def compare(actual: Any, expected: Any) -> int | None:
     a, b = as_number(actual), as_number(expected)
     if a is not None and b is not None:
         return (a > b) - (a < b)
-    x, y = text_of(actual).casefold(), text_of(expected).casefold()  # type: ignore[union-attr]
+    x, y = text_of(actual).casefold(), text_of(expected).casefold()
     return (x > y) - (x < y)
 
 
@@ -114,6 +119,10 @@ def _rule_value(op: str, rule: dict, where: str) -> Any:
     elif isinstance(value, (dict, list)):
         raise FlowizeError(400, f"{where}.value must be a single value for the operator {op}.")
     return value
+
+
+def _rule_test(field: str, evaluate: Callable[[Any, Any], bool], value: Any) -> Predicate:
+    return lambda get: evaluate(get(field), value)
 
 
 def compile_where(where: Any, operators: dict[str, Callable[[Any, Any], bool]],
@@ -153,7 +162,7 @@ def compile_where(where: Any, operators: dict[str, Callable[[Any, Any], bool]],
         if check_field:
             check_field(field)
         value = _rule_value(op.strip().lower(), rule, here)
-        tests.append(lambda get, f=field, e=evaluate, v=value: e(get(f), v))
+        tests.append(_rule_test(field, evaluate, value))
     if not tests:
         return lambda get: True
     combine = all if condition.strip().upper() == "AND" else any
@@ -165,7 +174,7 @@ def _like(actual: Any, pattern: Any) -> bool:
     if actual is None or pattern is None:
         return False
     regex = "".join(".*" if part == "%" else re.escape(part) for part in re.split(r"(%)", text_of(pattern)))
-    return re.fullmatch(regex, text_of(actual), re.IGNORECASE | re.DOTALL) is not None  # type: ignore[arg-type]
+    return re.fullmatch(regex, text_of(actual), re.IGNORECASE | re.DOTALL) is not None
 
 
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {**COMPARISONS, "like": _like}
@@ -350,6 +359,6 @@ def search(keystore_id: str):
                      (customer, keystore_id))
     result = []
     for entry in entries:
-        if test(lambda field, e=entry: _getter(e, field)):
+        if test(partial(_getter, entry)):
             result.append({alias: _selected(_getter(entry, field)) for field, alias in columns})
     return respond(result)

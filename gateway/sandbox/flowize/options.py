@@ -14,7 +14,7 @@ from flask import Blueprint, current_app
 
 from gateway.sandbox.flowize.wire import respond
 
-__all__ = ["bp", "api_methods"]
+__all__ = ["api_methods", "bp"]
 
 bp = Blueprint("flowize_options", __name__)
 

@@ -1,0 +1,96 @@
+"""`flowgate serve` as users run it: gunicorn, the embedded sandbox, clean shutdown."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        out = subprocess.run(["pgrep", "-P", str(parent)], capture_output=True, text=True).stdout.split()
+        for child in map(int, out):
+            if child not in found:
+                found.add(child)
+                frontier.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(") ")[1].startswith("Z"))
+
+
+@pytest.fixture
+def served(tmp_path):
+    port, sandbox_port = _free_port(), _free_port()
+    env = {**os.environ, "GATEWAY_PORT": str(port), "GATEWAY_SANDBOX_PORT": str(sandbox_port),
+           "GATEWAY_DATA_DIR": str(tmp_path), "GATEWAY_WORKERS": "2", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(base + "/healthz", timeout=1).status_code == 200:
+                break
+        except requests.RequestException:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail("gateway did not answer /healthz within 30 s:\n" + proc.communicate()[0])
+    yield proc, base, f"http://127.0.0.1:{sandbox_port}"
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def test_serve_answers_healthz_and_runs_the_sandbox_under_gunicorn(served):
+    proc, base, sandbox = served
+    assert requests.get(base + "/healthz", timeout=5).json() == {"status": "ok"}
+    assert requests.get(base + "/readyz", timeout=5).status_code == 200
+    # The OAuth headers with underscores survive gunicorn (which drops such headers by default).
+    resp = requests.get(sandbox + "/v1/checkauthentication", timeout=5, headers={
+        "client_id": "demo-client-id", "client_secret": "demo-client-secret", "grant_type": "client_credentials"})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["resource"]["token_type"] == "bearer"
+    # Other underscore headers are still dropped: no spoofing of proxy headers.
+    echo = requests.get(sandbox + "/v1/record", timeout=5,
+                        headers={"X_Apikey": "demo-api-key", "X-App": "demo-app", "X-Uuid": "demo-record"})
+    assert echo.status_code == 401
+
+
+def test_sigterm_stops_gateway_and_sandbox_within_10_seconds(served):
+    proc, base, _ = served
+    children = _descendants(proc.pid)
+    assert len(children) >= 3  # gunicorn workers and the sandbox
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=10)
+    assert time.monotonic() - started < 10
+    assert "Flowgate is up." in output and "demo-api-key" in output
+    time.sleep(0.5)
+    assert [pid for pid in children if _alive(pid)] == []
