@@ -24,12 +24,12 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.exceptions import MaxRetryError, ReadTimeoutError, ResponseError
 from urllib3.util.retry import Retry
 
 from gateway.config import Settings
 from gateway.errors import RateLimited, UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from gateway.redact import redact_url
+from gateway.redact import redact_text, redact_url
 
 __all__ = ["HttpClient", "request_id_var", "current_request_id"]
 
@@ -44,6 +44,30 @@ RETRY_STATUSES = (429, 502, 503, 504)
 
 def current_request_id() -> str:
     return request_id_var.get() or uuid.uuid4().hex
+
+
+class _RedactingFilter(logging.Filter):
+    """urllib3 logs request URLs with their query (DEBUG) and on every retry (WARNING): mask
+    ``api_key=...`` and the like there too, since the client sends URL-style credentials."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_text(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+_URLLIB3_LOGGERS = ("urllib3", "urllib3.connectionpool", "urllib3.connection", "urllib3.poolmanager",
+                    "urllib3.util.retry")
+_log_filter = _RedactingFilter()
+
+
+def _redact_library_logs() -> None:
+    for name in _URLLIB3_LOGGERS:
+        logger = logging.getLogger(name)
+        if _log_filter not in logger.filters:
+            logger.addFilter(_log_filter)
 
 
 class _CappedRetry(Retry):
@@ -72,6 +96,7 @@ class HttpClient:
 
     def __init__(self, settings: Settings | None = None, *, user_agent: str = "Flowgate/0.1"):
         settings = settings or Settings()
+        _redact_library_logs()
         self.timeout = (settings.http_connect_timeout, settings.http_read_timeout)
         self.max_retry_after = settings.http_max_retry_after
         self._user_agent = user_agent
@@ -141,7 +166,11 @@ class HttpClient:
             raise UpstreamError(f"{shown}: still failing after {self._retries} retries") from None
         except (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout):
             raise UpstreamTimeout(f"{shown}: no answer within {timeout or self.timeout} s") from None
-        except requests.exceptions.ConnectionError:
+        except requests.exceptions.ConnectionError as exc:
+            # A read timeout that used up the retries reaches us as MaxRetryError(ReadTimeoutError),
+            # which requests reports as ConnectionError, not ReadTimeout: it is still a timeout.
+            if isinstance(getattr(exc.args[0] if exc.args else None, "reason", None), ReadTimeoutError):
+                raise UpstreamTimeout(f"{shown}: no answer within {timeout or self.timeout} s") from None
             raise UpstreamUnavailable(f"{shown}: connection failed") from None
         except requests.exceptions.RequestException:
             raise UpstreamError(f"{shown}: the request failed") from None

@@ -7,10 +7,11 @@ negative leaks a credential.
 
 from __future__ import annotations
 
+import re
 from typing import Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-__all__ = ["SECRET_NAMES", "is_secret", "redact_headers", "redact_url", "MASK"]
+__all__ = ["SECRET_NAMES", "is_secret", "redact_headers", "redact_url", "redact_text", "MASK"]
 
 MASK = "***"
 
@@ -46,3 +47,13 @@ def redact_url(url: str) -> str:
     else:
         query = ""
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+_SECRET_PARAM = re.compile(
+    r"([?&;](?:" + "|".join(re.escape(n) for n in sorted(SECRET_NAMES, key=len, reverse=True)) + r")=)[^&#;\s'\"]*",
+    re.IGNORECASE)
+
+
+def redact_text(text: str) -> str:
+    """Mask secret query parameters wherever a URL appears in free text (a library's log line)."""
+    return _SECRET_PARAM.sub(r"\1" + MASK, text)

@@ -48,6 +48,28 @@ class SandboxContext:
     token_ttl: int = 3600
     environment_ready_after: float = 2.0   # seconds an asynchronous environment action takes
     extra: dict = field(default_factory=dict)
+    # Knob values from before the first PATCH /_sandbox/config since the last reset, to restore.
+    saved_knobs: dict = field(default_factory=dict, repr=False)
+
+    def knobs(self) -> dict:
+        return {"token_ttl": self.token_ttl, "rate_limit": self.rate_limiter.limit,
+                "rate_window": self.rate_limiter.window, "environment_ready_after": self.environment_ready_after}
+
+    def set_knob(self, name: str, value) -> None:
+        self.saved_knobs.setdefault(name, self.knobs()[name])
+        if name == "rate_limit":
+            self.rate_limiter.limit = value
+        elif name == "rate_window":
+            self.rate_limiter.window = value
+        else:
+            setattr(self, name, value)
+
+    def restore_knobs(self) -> None:
+        """Put back the knobs as they were before PATCH /_sandbox/config changed them."""
+        for name, value in self.saved_knobs.items():
+            self.set_knob(name, value)
+        self.saved_knobs.clear()
+        self.rate_limiter.reset()
 
 
 def sandbox() -> SandboxContext:

@@ -7,7 +7,8 @@
     DELETE /_sandbox/faults/<id>       remove one rule
     GET    /_sandbox/config            token_ttl, rate_limit, rate_window, environment_ready_after
     PATCH  /_sandbox/config            change any of them
-    POST   /_sandbox/reset             back to the seeded demo data; clears rules and rate counters
+    POST   /_sandbox/reset             back to the seeded demo data and the configured knobs; clears
+                                       rules and rate counters
 """
 
 from __future__ import annotations
@@ -61,9 +62,7 @@ _KNOBS = {"token_ttl": int, "rate_limit": int, "rate_window": int, "environment_
 
 
 def _config() -> dict:
-    ctx = sandbox()
-    return {"token_ttl": ctx.token_ttl, "rate_limit": ctx.rate_limiter.limit,
-            "rate_window": ctx.rate_limiter.window, "environment_ready_after": ctx.environment_ready_after}
+    return sandbox().knobs()
 
 
 @bp.get("/config")
@@ -81,19 +80,17 @@ def patch_config():
         values = {k: _KNOBS[k](v) for k, v in data.items()}
     except (TypeError, ValueError):
         return _problem(400, "config values must be numbers")
-    if "token_ttl" in values:
-        ctx.token_ttl = values["token_ttl"]
-    if "rate_limit" in values:
-        ctx.rate_limiter.limit = values["rate_limit"]
-    if "rate_window" in values:
-        ctx.rate_limiter.window = values["rate_window"]
-    if "environment_ready_after" in values:
-        ctx.environment_ready_after = values["environment_ready_after"]
+    if any(v < 0 for v in values.values()) or values.get("rate_window", 1) < 1:
+        return _problem(400, "config values must be >= 0 (rate_window >= 1)")
+    for name, value in values.items():
+        ctx.set_knob(name, value)
     ctx.rate_limiter.reset()
     return jsonify(_config())
 
 
 @bp.post("/reset")
 def reset():
+    # Knobs changed by PATCH /config go back too, or one test's rate_limit=1 would 429 the next test.
+    sandbox().restore_knobs()
     current_app.extensions["flowgate_sandbox_reset"]()
     return jsonify({"status": "reset"})

@@ -34,7 +34,7 @@ ErrorBody = Callable[[str, int], tuple[str, bytes]]  # (path, status) -> (conten
 def _number(value: Any, name: str, kind: type) -> Any:
     """A JSON number (not a string, not a boolean) converted to ``kind``; ints must be whole."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number")
+        raise TypeError(f"{name} must be a number")
     if kind is int and value != int(value):
         raise ValueError(f"{name} must be a whole number")
     return kind(value)
@@ -66,10 +66,10 @@ class FaultRule:
         # Validate types here: a rule with a wrong type (rate "1", times "1", path 5) would otherwise be
         # accepted and then crash the middleware on every matching request, as an HTML 500.
         if not isinstance(rule.path, str) or not isinstance(rule.method, str):
-            raise ValueError("path and method must be strings")
+            raise TypeError("path and method must be strings")
         rule.method = rule.method.upper()
         if not isinstance(rule.drop, bool):
-            raise ValueError("drop must be true or false")
+            raise TypeError("drop must be true or false")
         rule.latency_ms = _number(rule.latency_ms, "latency_ms", int)
         rule.slow_body_ms = _number(rule.slow_body_ms, "slow_body_ms", int)
         rule.rate = _number(rule.rate, "rate", float)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-
 from conftest import DEMO_HEADERS, DEMO_PARAMS
 
 

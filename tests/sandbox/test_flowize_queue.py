@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from conftest import DEMO_HEADERS, DEMO_PARAMS
 
 SEARCH = "/v1/record/search"
@@ -135,7 +134,7 @@ def test_bad_limit_or_offset_gives_400(http, sandbox_url, params):
 
 
 def _days(delta: int) -> datetime:
-    return datetime.now(timezone.utc) + timedelta(days=delta)
+    return datetime.now(UTC) + timedelta(days=delta)
 
 
 @pytest.mark.parametrize("fmt", ["%d-%m-%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S"])
@@ -155,7 +154,7 @@ def test_search_by_date_to_in_both_formats(http, sandbox_url, records, fmt):
 
 
 def test_date_to_at_24_00_00_includes_that_whole_day(http, sandbox_url, records):
-    today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
     yesterday = _days(-1).strftime("%Y-%m-%d")
     assert _uuids(_search(http, sandbox_url, params={"date_to": f"{today} 24:00:00"})) == set(records)
     assert _uuids(_search(http, sandbox_url, params={"date_to": f"{yesterday} 24:00:00"})) == set()

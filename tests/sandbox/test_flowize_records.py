@@ -6,9 +6,8 @@ from __future__ import annotations
 import uuid as uuidlib
 
 import pytest
-from lxml import etree
-
 from conftest import DEMO_HEADERS, DEMO_PARAMS
+from lxml import etree
 
 DATA = {"client": [{"uuid": "c-1", "name": "Ada", "age": 36}]}
 

@@ -66,7 +66,7 @@ def test_table_that_never_existed_gives_404_on_every_read(sandbox_url, http):
 def test_non_numeric_id_gives_400(sandbox_url, http):
     resp = http.get(f"{sandbox_url}/v1/tables/users/abc", headers=JSON, timeout=5)
     assert resp.status_code == 400
-    assert "positive integer" in resp.json()["error"]["message"]
+    assert "must be an integer from 1" in resp.json()["error"]["message"]
 
 
 def test_accept_xml_gives_xml(sandbox_url, http):

@@ -7,7 +7,6 @@ import time
 
 import pytest
 import requests
-
 from conftest import DEMO_HEADERS
 
 RECORD = "/v1/record/demo-record"
@@ -276,3 +275,16 @@ def test_reset_restores_seed_data_and_clears_faults(http, sandbox_url):
     diagram = http.get(sandbox_url + "/v1/flowdiagram", headers={**DEMO_HEADERS, "X-Flow": "demo-draft"}, timeout=5)
     assert diagram.json()["resource"]["current_flow"]["status"] == "draft"
     assert http.get(sandbox_url + "/_sandbox/faults", timeout=5).json()["faults"] == []
+
+
+def test_reset_restores_config_knobs(http, sandbox_url):
+    before = http.get(sandbox_url + "/_sandbox/config", timeout=5).json()
+    http.patch(sandbox_url + "/_sandbox/config", json={"rate_limit": 1, "token_ttl": 1}, timeout=5).raise_for_status()
+    http.post(sandbox_url + "/_sandbox/reset", timeout=5).raise_for_status()
+    assert http.get(sandbox_url + "/_sandbox/config", timeout=5).json() == before
+    assert all(http.get(sandbox_url + RECORD, headers=DEMO_HEADERS, timeout=5).status_code == 200 for _ in range(3))
+
+
+@pytest.mark.parametrize("config", [{"rate_limit": -1}, {"rate_window": 0}, {"token_ttl": -5}])
+def test_negative_or_zero_window_config_gives_400(http, sandbox_url, config):
+    assert http.patch(sandbox_url + "/_sandbox/config", json=config, timeout=5).status_code == 400

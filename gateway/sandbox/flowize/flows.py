@@ -50,6 +50,8 @@ def webhook(uri: str | None = None):
     ident = secrets.token_hex(12)
     created = datetime.now(timezone.utc).astimezone().replace(microsecond=0).isoformat()
     flow = db.one("SELECT * FROM fz_flows WHERE id = ?", (hook["flow_id"],))
+    if flow is None:
+        raise FlowizeError(404, f"The flow of webhook '{uri}' doesn't exist.")
     state = run_state(flow["status"], "")
     with db.transaction() as conn:
         conn.execute("INSERT INTO fz_webhook_data VALUES (?, ?, ?, ?)", (ident, uri, raw.decode("utf-8", "replace"),

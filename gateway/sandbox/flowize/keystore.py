@@ -45,7 +45,7 @@ _DEMO = [("madrid", {"temp": 24, "wind": "5 km/h N", "city": "Madrid"}),
          ("london", {"temp": 15, "wind": "2 km/h S", "city": "London"})]
 
 _KEY_FIELDS = ("key", "keystore.key")
-_NUMBER = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
+_NUMBER = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$", re.ASCII)
 
 Predicate = Callable[[Callable[[str], Any]], bool]
 
@@ -53,13 +53,15 @@ Predicate = Callable[[Callable[[str], Any]], bool]
 # -- where rules: the keystore search's, shared with tables (which adds its operators) --------------
 def as_number(value: Any) -> float | None:
     """The number a value stands for (``45`` or ``"45"``), else None; booleans are not numbers."""
-    if isinstance(value, bool) or value is None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
-    if isinstance(value, (int, float)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, str) and _NUMBER.match(value):
-        return float(value)
-    return None
+    if isinstance(value, str) and not _NUMBER.match(value):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float
+        return None
+    return number if math.isfinite(number) else None
 
 
 def text_of(value: Any) -> str:

@@ -64,7 +64,7 @@ def find_flow(customer_id: int, name: str | None = None, flow_id: str | None = N
     return row
 
 
-def find_record(customer_id: int, record_id: str):
+def find_record(customer_id: int, record_id: str | None):
     row = sandbox().db.one("SELECT r.*, f.name AS flow_name FROM fz_records r JOIN fz_flows f ON f.id = r.flow_id "
                            "WHERE r.customer_id = ? AND r.uuid = ?", (customer_id, record_id))
     if row is None:

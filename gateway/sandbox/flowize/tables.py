@@ -52,6 +52,7 @@ _DEMO_COLUMNS = ["username", "password", "type", "age"]
 _RESERVED = ("id", "date_created", "date_updated")
 _NAME = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 MAX_LIMIT = 100
+MAX_ID = 2**31 - 1  # a MySQL INT, what the vendor's ids look like
 
 
 def seed(db: SandboxDB) -> None:
@@ -72,7 +73,7 @@ def _text_test(test: Callable[[str, str], bool], negate: bool = False) -> Callab
     def evaluate(actual: Any, expected: Any) -> bool:
         if actual is None or expected is None:
             return False
-        return test(text_of(actual).casefold(), text_of(expected).casefold()) != negate  # type: ignore[union-attr]
+        return test(text_of(actual).casefold(), text_of(expected).casefold()) != negate
     return evaluate
 
 
@@ -106,8 +107,8 @@ def _customer() -> int:
 
 
 def _row_id(raw: str) -> int:
-    if not (raw.isascii() and raw.isdigit()) or int(raw) == 0:
-        raise FlowizeError(400, f"The row id must be a positive integer, not {raw!r}.")
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) <= MAX_ID:
+        raise FlowizeError(400, f"The row id must be an integer from 1 to {MAX_ID}, not {raw!r}.")
     return int(raw)
 
 
@@ -140,7 +141,7 @@ def _page(data: list, *, total: int, next_element: int, max_results: int, start_
 
 def _integer(body: dict, name: str, default: int) -> int:
     value = body.get(name, default)
-    if isinstance(value, str) and value.strip().isdigit():  # XML bodies carry every value as text
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():  # XML bodies carry every value as text
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise FlowizeError(400, f"{name} must be a non-negative integer, not {value!r}.")
@@ -175,7 +176,7 @@ def _matching(db: SandboxDB, customer: int, meta, body: dict) -> tuple[list[dict
         number = as_number(value)
         if value is None:
             return (0, 0.0, "")  # nulls first ascending, as MySQL sorts them
-        return (1, number, "") if number is not None else (2, 0.0, text_of(value).casefold())  # type: ignore[union-attr]
+        return (1, number, "") if number is not None else (2, 0.0, text_of(value).casefold())
 
     # sorted() is stable, so equal values keep id order in both directions
     rows.sort(key=key, reverse=order_type.strip().upper() == "DESC")
