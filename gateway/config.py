@@ -64,6 +64,17 @@ class Settings:
     flowize_client_secret: str = _secret()
     flowize_token_margin: float = 60.0  # refresh an OAuth token this many seconds before expiry
 
+    # -- the other vendors (embedded default: the sandbox) ----------------------------------------
+    flowcode_base_url: str = "http://127.0.0.1:8081"
+    flowcode_api_key: str = _secret("demo-flowcode-key")
+    exaroutes_base_url: str = "http://127.0.0.1:8081"
+    exaroutes_client_id: str = "demo-client"
+    exaroutes_api_key: str = _secret("demo-exaroutes-key")
+    exaroutes_poll_schedule: str = "2,5,15,30"   # seconds between status polls; the last repeats
+    flowevents_base_url: str = "http://127.0.0.1:8081"
+    flowevents_api_secret: str = _secret("demo-events-secret")
+    flowbox_base_url: str = "http://127.0.0.1:8081"  # production https://gateway.getflowbox.com
+
     # -- embedded sandbox ----------------------------------------------------------------------
     embedded: bool = True             # `flowgate serve` also starts the sandbox
     sandbox_host: str = "127.0.0.1"
@@ -130,7 +141,10 @@ class Settings:
         if self.flowize_auth == "oauth" and not (self.flowize_client_id and self.flowize_client_secret):
             raise SettingsError(
                 f"{_env('flowize_auth')}=oauth needs {_env('flowize_client_id')} and {_env('flowize_client_secret')}")
-        for name in ("flowize_base_url",) + (("public_url",) if self.public_url else ()):
+        if not all(p.strip().replace(".", "", 1).isdigit() for p in self.exaroutes_poll_schedule.split(",")):
+            raise SettingsError(f"{_env('exaroutes_poll_schedule')}: expected seconds separated by commas, e.g. 2,5,15,30")
+        urls = ("flowize_base_url", "flowcode_base_url", "exaroutes_base_url", "flowevents_base_url", "flowbox_base_url")
+        for name in urls + (("public_url",) if self.public_url else ()):
             parts = urlsplit(getattr(self, name))
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise SettingsError(f"{_env(name)}: expected an http(s) URL, got {getattr(self, name)!r}")

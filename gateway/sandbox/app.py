@@ -15,7 +15,7 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from gateway.config import Settings
-from gateway.sandbox import flowize
+from gateway.sandbox import exaroutes, flowbox, flowcode, flowevents, flowize
 from gateway.sandbox.context import RateLimiter, SandboxContext
 from gateway.sandbox.control import bp as control_bp
 from gateway.sandbox.faults import FaultMiddleware, FaultSet
@@ -23,7 +23,7 @@ from gateway.sandbox.state import SandboxDB
 
 __all__ = ["create_sandbox_app", "VENDORS"]
 
-VENDORS: list[ModuleType] = [flowize]
+VENDORS: list[ModuleType] = [flowize, flowcode, exaroutes, flowevents, flowbox]
 
 
 def _generic_error_body(path: str, status: int) -> tuple[str, bytes]:

@@ -1,5 +1,5 @@
 """The Flowize sandbox's Environments endpoints, as a client over HTTP sees them (flowize-api.txt,
-"Environments"; choices in docs/decisions-environments.md)."""
+"Environments"; choices in docs/flowize-decisions.md ("Environments and options"))."""
 
 from __future__ import annotations
 

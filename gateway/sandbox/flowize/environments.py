@@ -6,7 +6,7 @@ and ``.../urls`` (documented in the section although missing from the endpoint t
 
 Asynchronous actions (create, delete, upgrade, update-version, optimize) store the status they lead
 to and a ``ready_at`` time; the change is applied lazily by the next request that looks, so no
-background threads. Every choice the doc leaves open is listed in docs/decisions-environments.md.
+background threads. Every choice the doc leaves open is listed in docs/flowize-decisions.md ("Environments and options").
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 
 The list is read from the running app's URL map, so it always matches what the sandbox serves.
 The doc shows no example body; we answer in the ``{"resource": ..., "message": ...}`` shape of
-its other helper endpoints. See docs/decisions-environments.md ("OPTIONS /v1/options").
+its other helper endpoints. See docs/flowize-decisions.md ("Environments and options") ("OPTIONS /v1/options").
 """
 
 from __future__ import annotations
