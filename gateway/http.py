@@ -113,7 +113,9 @@ class HttpClient:
         with self._lock:
             session = self._sessions.get(policy)
             if session is None:
-                methods = {"auto": IDEMPOTENT, "always": None, "never": frozenset()}[policy]
+                # "never" is retries=0; an empty allowed_methods would mean "every verb" to urllib3 2
+                # (with a FutureWarning), so it gets None like "always".
+                methods = {"auto": IDEMPOTENT, "always": None, "never": None}[policy]
                 session = self._sessions[policy] = self._new_session(methods, retries=0 if policy == "never" else None)
             return session
 
@@ -186,8 +188,10 @@ class HttpClient:
     # -- rate-limit awareness ------------------------------------------------------------------
     @staticmethod
     def _window_key(url: str, headers: Mapping[str, str], params: Mapping[str, Any] | None) -> str:
+        # OAuth token requests carry their credential in a client_id header: key them by it, so a
+        # window spent by anonymous calls (webhooks) does not block fetching a token.
         credential = (headers.get("Authorization") or headers.get("X-Apikey") or headers.get("apikey")
-                      or headers.get("api-key") or (params or {}).get("api_key") or "")
+                      or headers.get("api-key") or (params or {}).get("api_key") or headers.get("client_id") or "")
         digest = hashlib.sha256(str(credential).encode()).hexdigest()[:16]
         return f"{urlsplit(url).netloc}/{digest}"
 

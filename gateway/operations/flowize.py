@@ -35,7 +35,9 @@ class Outcome:
 
 
 def _required(**values: Any) -> None:
-    missing = [name for name, value in values.items() if value is None or value == ""]
+    # An empty list of record UUIDs is as missing as an empty string: the vendor would answer 400.
+    missing = [name for name, value in values.items()
+               if value is None or value == "" or (isinstance(value, (list, tuple)) and not value)]
     if missing:
         raise InvalidRequest(f"Missing required field(s): {', '.join(missing)}.")
 

@@ -15,21 +15,20 @@ import time
 
 import pytest
 import requests
+from conftest import DEMO_HEADERS
 
 from gateway.config import Settings
 from gateway.errors import RateLimited, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from gateway.http import HttpClient, request_id_var
 from gateway.server import serve_in_thread
 
-from conftest import DEMO_HEADERS
-
 SECRET_KEY = "s3cret-api-key-value"
 SECRET_HEADER = "hdr-secret-apikey-value"
 
 
 def _settings(**kw) -> Settings:
-    base = dict(http_retries=1, http_backoff=0.01, http_connect_timeout=0.5, http_read_timeout=0.3,
-                http_max_retry_after=2.0)
+    base = {"http_retries": 1, "http_backoff": 0.01, "http_connect_timeout": 0.5, "http_read_timeout": 0.3,
+            "http_max_retry_after": 2.0}
     base.update(kw)
     return Settings(**base)
 

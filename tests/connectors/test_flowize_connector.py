@@ -1,0 +1,394 @@
+"""FlowizeConnector over real HTTP against the sandbox: every endpoint, every credential style,
+vendor errors mapped to the exception tree, and the OAuth token life cycle."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid as uuidlib
+
+import pytest
+import requests
+
+from gateway.config import Settings
+from gateway.connectors.flowize import FlowizeConnector
+from gateway.connectors.flowize_auth import FlowizeCredentials, StoreTokenCache
+from gateway.errors import AuthError, Conflict, Forbidden, NotFound, RateLimited, UpstreamError
+from gateway.http import HttpClient
+from gateway.store import Store, TokenRepository
+from gateway.store.tokens import StoredToken
+
+APIKEY = FlowizeCredentials.api_keys("demo-api-key", "demo-app")
+URLKEY = FlowizeCredentials.api_keys("demo-api-key", "demo-app", in_url=True)
+OAUTH = FlowizeCredentials.oauth("demo-client-id", "demo-client-secret")
+ROUTE_MISSING = "The requested resource doesn't exist."
+
+
+@pytest.fixture
+def http():
+    client = HttpClient(Settings(http_retries=1, http_backoff=0.01, http_connect_timeout=0.5,
+                                 http_read_timeout=2.0, http_max_retry_after=2.0))
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def connector(http, sandbox_url):
+    return FlowizeConnector(http, sandbox_url)
+
+
+def _fault(sandbox_url: str, **rule) -> None:
+    requests.post(sandbox_url + "/_sandbox/faults", json=rule, timeout=5).raise_for_status()
+
+
+def _config(sandbox_url: str, **knobs) -> None:
+    requests.patch(sandbox_url + "/_sandbox/config", json=knobs, timeout=5).raise_for_status()
+
+
+def _b64(value) -> str:
+    return base64.b64encode(json.dumps(value).encode()).decode()
+
+
+def _new_uuid() -> str:
+    return f"conn-{uuidlib.uuid4()}"
+
+
+def _or_xfail_if_route_missing(call):
+    """The keystore and tables sandbox modules are still being written by others: a route 404 is theirs."""
+    try:
+        return call()
+    except NotFound as err:
+        if err.message == ROUTE_MISSING:
+            pytest.xfail("sandbox module in progress")
+        raise
+
+
+def _creds(style: str, connector: FlowizeConnector) -> FlowizeCredentials:
+    if style == "apikey":
+        return APIKEY
+    if style == "url":
+        return URLKEY
+    if style == "bearer":
+        token = connector.check_authentication("demo-client-id", "demo-client-secret").resource["access_token"]
+        return FlowizeCredentials.bearer(token)
+    return OAUTH
+
+
+# -- records: the round trip in every credential style -------------------------------------------
+@pytest.mark.parametrize("style", ["apikey", "url", "bearer", "oauth"])
+def test_record_round_trip_in_every_credential_style(connector, style):
+    creds = _creds(style, connector)
+    rid = _new_uuid()
+    data = {"client": [{"uuid": rid, "name": "Ada", "age": 36}]}
+
+    created = connector.insert_record(creds, "demo-flow", data, uuid=rid)
+    assert created.status == 201
+    assert created.resource["uuid"] == rid
+    assert created.resource["flow_name"] == "demo-flow"
+
+    got = connector.get_record(creds, rid)
+    assert got.resource["data_record"] == data
+    assert got.resource["info"]["uuid"] == rid
+
+    changed = {"client": [{"uuid": rid, "name": "Ada Lovelace", "age": 37}]}
+    updated = connector.update_record(creds, rid, changed)
+    assert updated.resource["data_record"] == changed
+    assert connector.get_record(creds, rid).resource["data_record"] == changed
+
+    deleted = connector.delete_record(creds, rid)
+    assert deleted.resource["uuid"] == rid
+    with pytest.raises(NotFound):
+        connector.get_record(creds, rid)
+
+
+def test_insert_record_by_flow_id_without_uuid_gets_a_generated_uuid(connector):
+    created = connector.insert_record(APIKEY, "", {"a": 1}, flow_id="1")
+    assert created.resource["flow_name"] == "demo-flow"
+    assert connector.get_record(APIKEY, created.resource["uuid"]).resource["data_record"] == {"a": 1}
+
+
+# -- schema ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("creds", [APIKEY, URLKEY], ids=["apikey", "url"])
+def test_schema_insert_get_update_delete(connector, creds):
+    schema, record = {"type": "object"}, {"name": "x"}
+    assert connector.insert_schema(creds, _b64(schema), _b64(record), "https://example.test/s").status == 201
+    got = connector.get_schema(creds)
+    assert json.loads(base64.b64decode(got.resource["schema"])) == schema
+    assert got.resource["url"] == "https://example.test/s"
+
+    assert connector.update_schema(creds, _b64({"type": "array"}), _b64(record)).status == 201
+    assert json.loads(base64.b64decode(connector.get_schema(creds).resource["schema"])) == {"type": "array"}
+
+    connector.delete_schema(creds)
+    with pytest.raises(NotFound):
+        connector.get_schema(creds)
+
+
+def test_schema_inserted_twice_is_a_conflict(connector):
+    connector.insert_schema(APIKEY, _b64({}), _b64({}))
+    with pytest.raises(Conflict):
+        connector.insert_schema(APIKEY, _b64({}), _b64({}))
+
+
+# -- search and queue --------------------------------------------------------------------------------
+def test_search_records_filters_by_flow_and_uuid(connector):
+    rid = _new_uuid()
+    connector.insert_record(APIKEY, "demo-flow-2", {"n": 1}, uuid=rid)
+    by_flow = connector.search_records(APIKEY, flow_name="demo-flow-2").resource
+    assert [r["uuid"] for r in by_flow["records"]] == [rid]
+    by_uuid = connector.search_records(APIKEY, uuid="demo-record").resource
+    assert by_uuid["total"] == 1 and by_uuid["records"][0]["flow_name"] == "demo-flow"
+    limited = connector.search_records(APIKEY, limit=1, flow_name=None).resource
+    assert limited["limit"] == 1 and len(limited["records"]) == 1 and limited["total"] >= 2
+
+
+def test_change_status_pauses_records_in_the_queue(connector):
+    result = connector.change_status(APIKEY, "pause-queue", ["demo-record"]).resource
+    assert result["records"] == [{"uuid": "demo-record", "queue_status": "1", "queue_status_key": "Paused"}]
+    row = connector.search_records(APIKEY, uuid="demo-record").resource["records"][0]
+    assert row["queue_status"] == "1"
+
+
+def test_move_to_flow_moves_the_records(connector):
+    result = connector.move_to_flow(APIKEY, "demo-flow-2", ["demo-record"]).resource
+    assert result["total"] == 1 and result["records"][0]["movetoflow"] == "demo-flow-2"
+    moved = connector.search_records(APIKEY, flow_name="demo-flow-2").resource["records"]
+    assert "demo-record" in [r["uuid"] for r in moved]
+
+
+# -- webhooks and flows --------------------------------------------------------------------------------
+def test_webhook_stores_the_payload_as_a_record(connector):
+    answer = connector.webhook("demo-webhook", json.dumps({"order": 7}))
+    assert answer.status == 201
+    ident = answer.resource["_id"]["$id"]
+    assert connector.get_record(APIKEY, ident).resource["data_record"] == {"order": 7}
+
+
+def test_webhook_unknown_uri_is_not_found(connector):
+    with pytest.raises(NotFound):
+        connector.webhook("no-such-hook", "{}")
+
+
+@pytest.mark.parametrize("creds", [APIKEY, URLKEY], ids=["apikey", "url"])
+def test_get_flow_diagram(connector, creds):
+    diagram = connector.get_flow_diagram(creds, "demo-flow").resource
+    assert diagram["flow_name"] == "demo-flow"
+    assert diagram["current_flow"]["status"] == "running"
+    assert diagram["current_flow"]["diagram"]["steps"][0]["type"] == "start"
+
+
+def test_change_flow_status_publishes_the_draft_flow(connector):
+    answer = connector.change_flow_status(APIKEY, "3", "public")
+    assert "published" in answer.message
+    assert connector.get_flow_diagram(APIKEY, "demo-draft").resource["current_flow"]["status"] == "running"
+
+
+# -- keystore ------------------------------------------------------------------------------------------
+def test_keystore_get_returns_the_seeded_value(connector):
+    got = _or_xfail_if_route_missing(lambda: connector.keystore_get(APIKEY, "weather", "madrid"))
+    assert got.body["city"] == "Madrid" and got.body["temp"] == 24
+
+
+def test_keystore_insert_put_search_delete(connector):
+    _or_xfail_if_route_missing(lambda: connector.keystore_insert(APIKEY, "weather", "oslo",
+                                                                 {"temp": 3, "wind": "", "city": "Oslo"}))
+    with pytest.raises(Conflict):
+        connector.keystore_insert(APIKEY, "weather", "oslo", {"temp": 4})
+    put = connector.keystore_put(APIKEY, "weather", "oslo", {"temp": 5, "wind": "", "city": "Oslo"})
+    assert put.body["temp"] == 5
+    found = connector.keystore_search(APIKEY, "weather", {
+        "select": [{"field": "key"}], "where": {"rules": [{"field": "city", "operator": "=", "value": "Oslo"}]}})
+    assert found.body == [{"key": "oslo"}]
+    connector.keystore_delete(APIKEY, "weather", "oslo")
+    with pytest.raises(NotFound):
+        connector.keystore_delete(APIKEY, "weather", "oslo")
+
+
+def test_keystore_unknown_keystore_is_not_found(connector):
+    def call():
+        try:
+            return connector.keystore_get(APIKEY, "nowhere", "x")
+        except NotFound as err:
+            if err.message == ROUTE_MISSING:
+                raise
+            return err
+    err = _or_xfail_if_route_missing(call)
+    assert isinstance(err, NotFound)
+
+
+# -- tables --------------------------------------------------------------------------------------------
+def test_table_get_returns_the_seeded_row(connector):
+    got = _or_xfail_if_route_missing(lambda: connector.table_get(APIKEY, "users", 8))
+    assert got.body["data"][0]["username"] == "myusername"
+
+
+def test_table_insert_update_search_delete(connector):
+    inserted = _or_xfail_if_route_missing(
+        lambda: connector.table_insert(APIKEY, "users", {"username": "zed", "type": "user", "age": 21}))
+    row_id = inserted.body["data"][0]["id"]
+    connector.table_update(APIKEY, "users", row_id, {"columns": [{"column_name": "age", "column_value": 22}]})
+    assert connector.table_get(APIKEY, "users", row_id).body["data"][0]["age"] == 22
+    found = connector.table_search(APIKEY, "users", {
+        "where": {"rules": [{"field": "username", "operator": "=", "value": "zed"}]}})
+    assert [r["id"] for r in found.body["data"]] == [row_id]
+    connector.table_delete(APIKEY, "users", row_id)
+    with pytest.raises(NotFound):
+        connector.table_get(APIKEY, "users", row_id)
+
+
+# -- environments and options ------------------------------------------------------------------------
+def test_environments_list_get_and_status(connector):
+    listed = connector.environments(APIKEY).resource
+    assert [str(e["id"]) for e in listed][:2] == ["1", "2"]
+    one = connector.environment(APIKEY, 1).resource
+    assert str(one["id"]) == "1"
+    status = connector.environment(APIKEY, 1, "status").resource
+    assert status == {"id": "1", "status": "ready"}
+
+
+def test_environment_unknown_is_not_found(connector):
+    with pytest.raises(NotFound):
+        connector.environment(APIKEY, 999999)
+
+
+def test_options_lists_the_api_methods(connector):
+    methods = connector.options().resource["methods"]
+    assert {"method": "POST", "path": "/v1/record"} in methods
+    assert {"method": "GET", "path": "/v1/flowdiagram"} in methods
+
+
+# -- error mapping -------------------------------------------------------------------------------------
+def test_wrong_api_key_is_auth_error_401(connector):
+    with pytest.raises(AuthError) as err:
+        connector.get_record(FlowizeCredentials.api_keys("wrong-key", "demo-app"), "demo-record")
+    assert type(err.value) is AuthError
+    assert err.value.status == 401 and err.value.code == 401
+
+
+def test_wrong_oauth_secret_is_auth_error(connector):
+    with pytest.raises(AuthError):
+        connector.get_record(FlowizeCredentials.oauth("demo-client-id", "wrong-secret"), "demo-record")
+
+
+def test_restricted_app_is_forbidden_with_code_437(connector):
+    with pytest.raises(Forbidden) as err:
+        connector.get_record(FlowizeCredentials.api_keys("demo-api-key", "demo-app-restricted"), "demo-record")
+    assert err.value.status == 403 and err.value.code == 437
+
+
+def test_unknown_bearer_token_is_forbidden_with_code_436(connector):
+    with pytest.raises(Forbidden) as err:
+        connector.get_record(FlowizeCredentials.bearer("not-a-token"), "demo-record")
+    assert err.value.code == 436
+
+
+def test_duplicate_uuid_is_conflict(connector):
+    with pytest.raises(Conflict) as err:
+        connector.insert_record(APIKEY, "demo-flow", {"a": 1}, uuid="demo-record")
+    assert err.value.status == 409
+
+
+def test_unknown_flow_is_not_found(connector):
+    with pytest.raises(NotFound):
+        connector.insert_record(APIKEY, "no-such-flow", {"a": 1})
+    with pytest.raises(NotFound):
+        connector.get_flow_diagram(APIKEY, "no-such-flow")
+
+
+def test_vendor_500_is_upstream_error(connector, sandbox_url):
+    _fault(sandbox_url, path="/v1/record", method="GET", status=500, times=1)
+    with pytest.raises(UpstreamError) as err:
+        connector.get_record(APIKEY, "demo-record")
+    assert err.value.status == 502
+    assert "500" in err.value.message
+
+
+def test_vendor_429_with_long_retry_after_is_rate_limited_with_retry_after(connector, sandbox_url):
+    _fault(sandbox_url, path="/v1/record", method="GET", status=429, retry_after=90, times=1)
+    started = time.perf_counter()
+    with pytest.raises(RateLimited) as err:
+        connector.get_record(APIKEY, "demo-record")
+    assert time.perf_counter() - started < 1.0
+    assert err.value.retry_after == 90
+
+
+# -- OAuth token life cycle --------------------------------------------------------------------------
+def test_many_oauth_calls_fetch_the_token_once(connector):
+    for _ in range(5):
+        connector.get_record(OAUTH, "demo-record")
+    connector.search_records(OAUTH, uuid="demo-record")
+    assert connector.tokens.fetches == 1
+
+
+def test_token_close_to_expiry_is_refreshed_with_the_refresh_token(http, sandbox_url):
+    _config(sandbox_url, token_ttl=2)
+    connector = FlowizeConnector(http, sandbox_url, token_margin=5)
+    connector.get_record(OAUTH, "demo-record")
+    key = connector.tokens.key(OAUTH)
+    first = connector.tokens.cache.get(key)
+    assert connector.tokens.fetches == 1
+
+    connector.get_record(OAUTH, "demo-record")  # 2 s left < 5 s margin: renewed first
+    second = connector.tokens.cache.get(key)
+    assert connector.tokens.fetches == 2
+    assert second.access_token != first.access_token
+    # refreshtoken keeps the refresh token; checkauthentication would have issued a new one.
+    assert second.refresh_token == first.refresh_token
+
+
+def test_rejected_cached_token_is_renewed_and_the_call_succeeds(connector):
+    key = connector.tokens.key(OAUTH)
+    connector.tokens.cache.put(key, StoredToken("bogus", None, time.time() + 3600))
+    got = connector.get_record(OAUTH, "demo-record")
+    assert got.resource["info"]["uuid"] == "demo-record"
+    assert connector.tokens.fetches == 1
+    assert connector.tokens.cache.get(key).access_token != "bogus"
+
+
+def test_rejected_token_with_refresh_token_is_refreshed(connector):
+    connector.get_record(OAUTH, "demo-record")
+    key = connector.tokens.key(OAUTH)
+    real = connector.tokens.cache.get(key)
+    connector.tokens.cache.put(key, StoredToken("bogus", real.refresh_token, time.time() + 3600))
+    assert connector.get_record(OAUTH, "demo-record").status == 200
+    renewed = connector.tokens.cache.get(key)
+    assert renewed.access_token not in ("bogus", real.access_token)
+    assert renewed.refresh_token == real.refresh_token
+    assert connector.tokens.fetches == 2
+
+
+def test_connectors_sharing_a_store_token_cache_fetch_the_token_once(http, sandbox_url, tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'gateway.db'}")
+    store.migrate()
+    try:
+        cache = StoreTokenCache(TokenRepository(store))
+        first = FlowizeConnector(http, sandbox_url, token_cache=cache)
+        second = FlowizeConnector(HttpClient(Settings(http_retries=0)), sandbox_url,
+                                  token_cache=StoreTokenCache(TokenRepository(store)))
+        first.get_record(OAUTH, "demo-record")
+        second.get_record(OAUTH, "demo-record")
+        second.search_records(OAUTH, uuid="demo-record")
+        assert first.tokens.fetches + second.tokens.fetches == 1
+        assert second.tokens.fetches == 0
+    finally:
+        store.dispose()
+
+
+def test_queue_change_is_not_retried_after_a_503(connector, sandbox_url):
+    """PUT is idempotent in general, but execute-queue runs the flow again: the connector opts out."""
+    _fault(sandbox_url, path="/v1/record/changestatus", method="PUT", status=503, times=1)
+    with pytest.raises(UpstreamError):
+        connector.change_status(APIKEY, "execute-queue", ["demo-record"])
+    row = connector.search_records(APIKEY, uuid="demo-record").resource["records"][0]
+    assert row["num_runs"] == "1"  # the seeded value: the action never reached the sandbox
+
+
+def test_rate_windows_are_kept_per_credential_including_oauth_client_credentials(connector, sandbox_url):
+    """The sandbox counts unauthenticated calls by address and token requests by client_id: a spent
+    window for the one must not stop the client from sending the other."""
+    _config(sandbox_url, rate_limit=1)
+    connector.webhook("demo-webhook", "{}")  # spends the window of unauthenticated calls
+    with pytest.raises(RateLimited):
+        connector.webhook("demo-webhook", "{}")
+    assert connector.get_record(OAUTH, "demo-record").status == 200  # checkauthentication, then the call
