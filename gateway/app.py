@@ -85,6 +85,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         log.exception("unhandled error (request id %s)", g.get("request_id"))
         return jsonify(error_body(500, 500, f"Internal gateway error; request id {g.get('request_id')}.")), 500
 
-    if mounts:
-        app.wsgi_app = DispatcherMiddleware(app.wsgi_app, mounts)  # type: ignore[method-assign]
+    from gateway.soap import create_soap_app
+
+    mounted = {"/v1/soap": create_soap_app(services.flowize, settings), **(mounts or {})}
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, mounted)  # type: ignore[method-assign]
     return app

@@ -44,6 +44,12 @@ class Settings:
     log_level: str = "INFO"
     data_dir: str = "var"             # where embedded-mode SQLite files live
 
+    # -- SOAP front door ---------------------------------------------------------------------------
+    soap_max_body_bytes: int = 10 * 1024 * 1024
+    soap_max_depth: int = 64
+    soap_max_elements: int = 100_000
+    soap_webhook_success_as_fault: bool = True   # the vendor's quirk, kept by default (docs/soap-decisions.md)
+
     # -- store ---------------------------------------------------------------------------------
     database_url: str = ""            # default: sqlite file in data_dir
 
@@ -124,7 +130,8 @@ class Settings:
             value = getattr(self, name)
             if not 0 <= value <= 65535:
                 raise SettingsError(f"{_env(name)}: expected a port 0-65535, got {value}")
-        for name in ("workers", "threads", "http_pool_size"):
+        for name in ("workers", "threads", "http_pool_size", "soap_max_body_bytes", "soap_max_depth",
+                     "soap_max_elements"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{_env(name)}: must be at least 1")
         for name in ("http_connect_timeout", "http_read_timeout"):

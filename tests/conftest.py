@@ -17,9 +17,7 @@ REQUIRE_SERVICES = os.environ.get("GATEWAY_REQUIRE_SERVICES", "") not in ("", "0
 POSTGRES_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
-DEMO_HEADERS = {"X-Apikey": "demo-api-key", "X-App": "demo-app"}
-DEMO_PARAMS = {"api_key": "demo-api-key", "app_key": "demo-app"}
-DEMO_OAUTH = {"client_id": "demo-client-id", "client_secret": "demo-client-secret", "grant_type": "client_credentials"}
+from support import DEMO_HEADERS, DEMO_OAUTH, DEMO_PARAMS, SoapReply  # noqa: F401 - re-exported
 
 
 # -- no network beyond loopback -----------------------------------------------------------------
@@ -77,6 +75,25 @@ def sandbox_url(_sandbox_server) -> str:
     return _sandbox_server.url
 
 
+@pytest.fixture(scope="session")
+def _gateway_server(_sandbox_server, tmp_path_factory):
+    from gateway.app import create_app
+
+    settings = Settings(data_dir=str(tmp_path_factory.mktemp("gateway")), flowize_base_url=_sandbox_server.url,
+                        http_retries=1, http_backoff=0.05)
+    server = serve_in_thread(create_app(settings))
+    server.settings = settings
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture
+def gateway_url(_gateway_server, sandbox_url) -> str:
+    """The gateway (pass-through mode) in front of the freshly reset sandbox, both real HTTP servers."""
+    return _gateway_server.url
+
+
+
 @pytest.fixture
 def http():
     """A plain requests session for talking to servers under test."""
@@ -104,3 +121,18 @@ def postgres_url() -> str:
         engine.dispose()
     _service_or_skip("PostgreSQL", probe)
     return POSTGRES_URL
+
+
+@pytest.fixture
+def post_soap(gateway_url):
+    def post(envelope: str | bytes, *, version: str = "1.1", soap_action: str | None = '""',
+             headers: dict | None = None, url: str | None = None) -> SoapReply:
+        data = envelope.encode("utf-8") if isinstance(envelope, str) else envelope
+        hdrs = {"Content-Type": "text/xml; charset=utf-8" if version == "1.1" else "application/soap+xml; charset=utf-8"}
+        if soap_action is not None and version == "1.1":
+            hdrs["SOAPAction"] = soap_action
+        hdrs.update(headers or {})
+        resp = requests.post((url or gateway_url) + "/v1/soap", data=data, headers=hdrs, timeout=15)
+        return SoapReply(resp)
+
+    return post

@@ -179,9 +179,11 @@ class FlowizeConnector:
         return self._request(None, "POST", f"/v1/webhook/{quote(uri, safe='')}", raw=payload,
                              content_type=content_type)
 
-    def get_flow_diagram(self, creds: FlowizeCredentials, flow: str) -> FlowizeResponse:
-        return self._request(creds, "GET", "/v1/flowdiagram",
-                             fields={**_scopes("flowdiagram.read"), "X-Flow": ("flow_name", flow)})
+    def get_flow_diagram(self, creds: FlowizeCredentials, flow: str | None = None,
+                         flow_id: str | None = None) -> FlowizeResponse:
+        return self._request(creds, "GET", "/v1/flowdiagram", fields={
+            **_scopes("flowdiagram.read"), "X-Flow": ("flow_name", flow or None),
+            "X-Flow-Id": ("flow_id", flow_id or None)})
 
     def change_flow_status(self, creds: FlowizeCredentials, flow_id: str, status: str) -> FlowizeResponse:
         return self._request(creds, "PUT", "/v1/changeflowstatus", retry=False, fields={

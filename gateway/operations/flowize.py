@@ -118,9 +118,11 @@ class FlowizeOperations:
         _required(uri=uri, payload=payload)
         return Outcome.of(self.connector.webhook(uri, payload, content_type))
 
-    def get_flow_diagram(self, creds: FlowizeCredentials | None, flow: str) -> Outcome:
-        _required(flow=flow)
-        return Outcome.of(self.connector.get_flow_diagram(self.credentials(creds), flow))
+    def get_flow_diagram(self, creds: FlowizeCredentials | None, flow: str | None = None,
+                         flow_id: str | None = None) -> Outcome:
+        if not flow and not flow_id:
+            raise InvalidRequest("Missing required field(s): Flow (or FlowId).")
+        return Outcome.of(self.connector.get_flow_diagram(self.credentials(creds), flow, flow_id))
 
     def change_flow_status(self, creds: FlowizeCredentials | None, flow_id: str, status: str) -> Outcome:
         _required(flow_id=flow_id, status=status)

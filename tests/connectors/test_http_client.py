@@ -15,7 +15,7 @@ import time
 
 import pytest
 import requests
-from conftest import DEMO_HEADERS
+from support import DEMO_HEADERS
 
 from gateway.config import Settings
 from gateway.errors import RateLimited, UpstreamError, UpstreamTimeout, UpstreamUnavailable

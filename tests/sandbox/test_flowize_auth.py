@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import DEMO_HEADERS, DEMO_OAUTH, DEMO_PARAMS
+from support import DEMO_HEADERS, DEMO_OAUTH, DEMO_PARAMS
 
 PROTECTED = "/v1/record/demo-record"
 

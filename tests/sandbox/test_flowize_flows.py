@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from conftest import DEMO_HEADERS, DEMO_PARAMS
+from support import DEMO_HEADERS, DEMO_PARAMS
 
 
 def _assert_error(resp, status: int) -> None:

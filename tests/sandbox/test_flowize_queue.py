@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import DEMO_HEADERS, DEMO_PARAMS
+from support import DEMO_HEADERS, DEMO_PARAMS
 
 SEARCH = "/v1/record/search"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid as uuidlib
 
 import pytest
-from conftest import DEMO_HEADERS, DEMO_PARAMS
+from support import DEMO_HEADERS, DEMO_PARAMS
 from lxml import etree
 
 DATA = {"client": [{"uuid": "c-1", "name": "Ada", "age": 36}]}

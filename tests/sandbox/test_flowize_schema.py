@@ -7,7 +7,7 @@ import json
 import re
 
 import pytest
-from conftest import DEMO_HEADERS, DEMO_OAUTH, DEMO_PARAMS
+from support import DEMO_HEADERS, DEMO_OAUTH, DEMO_PARAMS
 
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 SCHEMA = {"$schema": "http://json-schema.org/draft-04/schema#", "type": "object",

@@ -7,7 +7,7 @@ import time
 
 import pytest
 import requests
-from conftest import DEMO_HEADERS
+from support import DEMO_HEADERS
 
 RECORD = "/v1/record/demo-record"
 
