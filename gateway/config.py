@@ -22,6 +22,7 @@ __all__ = ["Settings", "SettingsError", "ENV_PREFIX"]
 
 ENV_PREFIX = "GATEWAY_"
 FLOWIZE_AUTH_STYLES = ("apikey", "url", "oauth", "passthrough")
+VENDOR_URLS = ("flowize_base_url", "flowcode_base_url", "exaroutes_base_url", "flowevents_base_url", "flowbox_base_url")
 
 
 class SettingsError(ValueError):
@@ -116,6 +117,10 @@ class Settings:
         if unknown:
             raise SettingsError(f"unknown setting(s): {', '.join(unknown)}")
         values = {name: _coerce(by_name[name], value) for name, value in raw.items()}
+        # Vendor base URLs default to the embedded sandbox, wherever GATEWAY_SANDBOX_HOST/PORT put it.
+        sandbox_url = f"http://{values.get('sandbox_host', cls.sandbox_host)}:{values.get('sandbox_port', cls.sandbox_port)}"
+        for name in VENDOR_URLS:
+            values.setdefault(name, sandbox_url)
         settings = cls(**values)
         settings.validate()
         return settings
@@ -150,8 +155,7 @@ class Settings:
                 f"{_env('flowize_auth')}=oauth needs {_env('flowize_client_id')} and {_env('flowize_client_secret')}")
         if not all(p.strip().replace(".", "", 1).isdigit() for p in self.exaroutes_poll_schedule.split(",")):
             raise SettingsError(f"{_env('exaroutes_poll_schedule')}: expected seconds separated by commas, e.g. 2,5,15,30")
-        urls = ("flowize_base_url", "flowcode_base_url", "exaroutes_base_url", "flowevents_base_url", "flowbox_base_url")
-        for name in urls + (("public_url",) if self.public_url else ()):
+        for name in VENDOR_URLS + (("public_url",) if self.public_url else ()):
             parts = urlsplit(getattr(self, name))
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise SettingsError(f"{_env(name)}: expected an http(s) URL, got {getattr(self, name)!r}")

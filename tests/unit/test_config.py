@@ -59,3 +59,12 @@ def test_redacted_settings_hide_secrets():
     dumped = str(s.redacted())
     assert "s3cret" not in dumped and ":pw@" not in dumped
     assert "s3cret" not in repr(s)
+
+
+def test_vendor_urls_follow_the_embedded_sandbox_port():
+    s = Settings.load(environ={"GATEWAY_SANDBOX_PORT": "9181"})
+    assert s.flowize_base_url == "http://127.0.0.1:9181"
+    assert s.flowcode_base_url == "http://127.0.0.1:9181"
+    explicit = Settings.load(environ={"GATEWAY_SANDBOX_PORT": "9181",
+                                      "GATEWAY_FLOWIZE_BASE_URL": "https://cloud-api.flowize.com"})
+    assert explicit.flowize_base_url == "https://cloud-api.flowize.com"

@@ -1,0 +1,1 @@
+"""Flowgate's benchmark suite: ``make bench`` (``python -m benchmarks``)."""
