@@ -14,14 +14,28 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from gateway.sandbox.context import sandbox
-from gateway.sandbox.flowize import auth, environments, flows, keystore, options, queue, records, schema, tables
+from gateway.sandbox.flowize import (
+    auth,
+    environment_projects,
+    environments,
+    environments_seed,
+    flows,
+    keystore,
+    options,
+    queue,
+    records,
+    schema,
+    tables,
+)
 from gateway.sandbox.flowize.seed import seed as _seed
-from gateway.sandbox.flowize.wire import MESSAGES, FlowizeError, error_body as _error_body, error_response
+from gateway.sandbox.flowize.wire import MESSAGES, FlowizeError, error_response
+from gateway.sandbox.flowize.wire import error_body as _error_body
 
-__all__ = ["install", "seed", "owns", "error_body", "http_error"]
+__all__ = ["error_body", "http_error", "install", "owns", "seed"]
 
 PREFIX = "/v1/"
-_BLUEPRINTS = (auth.bp, schema.bp, queue.bp, records.bp, flows.bp, keystore.bp, tables.bp, environments.bp, options.bp)
+_BLUEPRINTS = (auth.bp, schema.bp, queue.bp, records.bp, flows.bp, keystore.bp, tables.bp, environments.bp, environment_projects.bp,
+               options.bp)
 
 
 def owns(path: str) -> bool:
@@ -30,7 +44,7 @@ def owns(path: str) -> bool:
 
 def seed(db) -> None:
     _seed(db)
-    for module in (keystore, tables, environments):
+    for module in (keystore, tables, environments_seed):
         module.seed(db)
 
 
@@ -56,12 +70,12 @@ def install(app: Flask) -> None:
     @app.before_request
     def _rate_limit():
         if not owns(request.path) or request.method == "OPTIONS":
-            return None
+            return
         allowed, remaining, reset = sandbox().rate_limiter.hit(auth.credential_key())
         g.flowize_rate = (sandbox().rate_limiter.limit, remaining, reset)
         if not allowed:
             raise FlowizeError(429, "Too many requests.", headers={"Retry-After": str(reset)})
-        return None
+        return
 
     @app.after_request
     def _rate_headers(resp: Response) -> Response:
