@@ -28,18 +28,19 @@ from gateway.config import Settings, SettingsError
 
 DEMO_BANNER = """\
 Flowgate is up.
-  gateway  {gateway}   (health: {gateway}/healthz)
-  sandbox  {sandbox}   (emulated Flowize API, seeded with demo data)
+  gateway  {gateway}   (health: {gateway}/healthz, WSDL: {gateway}/v1/soap?wsdl)
+  sandbox  {sandbox}   (emulated vendor APIs, seeded with demo data)
 
-Demo credentials (Flowize):
-  api key  demo-api-key        app key  demo-app
-  OAuth    demo-client-id / demo-client-secret
-  flow     demo-flow (id 1)    webhook  demo-webhook
+Demo credentials:
+  Flowize      api key demo-api-key, app key demo-app; OAuth demo-client-id / demo-client-secret
+               flow demo-flow (id 1), webhook demo-webhook, record demo-record
+  Flowcode     apikey demo-flowcode-key
+  ExaRoutes    client-id demo-client, api-key demo-exaroutes-key
+  Flow events  api-secret demo-events-secret, session demo-session
+  Flowbox      feed demo-feed
 
-Try:
-  curl -s {gateway}/healthz
-  curl -s -H 'X-Apikey: demo-api-key' -H 'X-App: demo-app' '{sandbox}/v1/record/search?flow_name=demo-flow'
-  curl -s -H 'client_id: demo-client-id' -H 'client_secret: demo-client-secret' -H 'grant_type: client_credentials' {sandbox}/v1/checkauthentication
+Try (a SOAP getRecord through the gateway, as a legacy client sends it):
+  curl -s {gateway}/v1/soap -H 'Content-Type: text/xml' -d '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:mym="Flowize"><soapenv:Body><mym:getRecord><input><AuthenticationObject><Apikey>demo-api-key</Apikey><Appkey>demo-app</Appkey></AuthenticationObject><DataRecordObject><Uuid>demo-record</Uuid></DataRecordObject></input></mym:getRecord></soapenv:Body></soapenv:Envelope>'
 
 Ctrl-C stops everything.
 """

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -51,6 +52,8 @@ def served(tmp_path):
            "GATEWAY_DATA_DIR": str(tmp_path), "GATEWAY_WORKERS": "2", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
+    proc.lines = []  # type: ignore[attr-defined]
+    threading.Thread(target=lambda: proc.lines.extend(iter(proc.stdout.readline, "")), daemon=True).start()
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -61,7 +64,8 @@ def served(tmp_path):
             time.sleep(0.1)
     else:
         proc.kill()
-        pytest.fail("gateway did not answer /healthz within 30 s:\n" + proc.communicate()[0])
+        proc.kill()
+        pytest.fail("gateway did not answer /healthz within 30 s:\n" + "".join(proc.lines))
     yield proc, base, f"http://127.0.0.1:{sandbox_port}"
     if proc.poll() is None:
         proc.kill()
@@ -89,8 +93,20 @@ def test_sigterm_stops_gateway_and_sandbox_within_10_seconds(served):
     assert len(children) >= 3  # gunicorn workers and the sandbox
     started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
-    output, _ = proc.communicate(timeout=10)
+    proc.wait(timeout=10)
     assert time.monotonic() - started < 10
-    assert "Flowgate is up." in output and "demo-api-key" in output
     time.sleep(0.5)
     assert [pid for pid in children if _alive(pid)] == []
+
+
+def test_the_printed_example_call_works_as_pasted(served):
+    proc, base, _ = served
+    deadline = time.monotonic() + 10
+    while "Ctrl-C stops everything." not in "".join(proc.lines) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    banner = "".join(proc.lines)
+    assert "Flowgate is up." in banner and "demo-api-key" in banner
+    curl = next(line.strip() for line in banner.splitlines() if line.strip().startswith("curl "))
+    assert base in curl
+    out = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=20).stdout
+    assert "<Code>200</Code>" in out and "getRecordResponse" in out
