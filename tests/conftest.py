@@ -19,7 +19,6 @@ REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"
 
 from support import DEMO_HEADERS, DEMO_OAUTH, DEMO_PARAMS, SoapReply  # noqa: F401 - re-exported
 
-
 # -- no network beyond loopback -----------------------------------------------------------------
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
@@ -109,6 +108,16 @@ def _service_or_skip(name: str, probe) -> None:
         if REQUIRE_SERVICES:
             pytest.fail(f"{name} is required (GATEWAY_REQUIRE_SERVICES is set) but unusable: {exc}")
         pytest.skip(f"{name} is not reachable here ({exc}); set GATEWAY_REQUIRE_SERVICES=1 to make this a failure")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_store(request, tmp_path):
+    """A migrated store, once on SQLite and once on PostgreSQL: the same store tests run on both."""
+    from support import migrated_store
+
+    store, cleanup = migrated_store(request, tmp_path, request.param)
+    yield store
+    cleanup()
 
 
 @pytest.fixture(scope="session")

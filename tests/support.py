@@ -66,3 +66,48 @@ def gateway_with(tmp_path, sandbox_url: str, **overrides):
 
     settings = Settings(data_dir=str(tmp_path), flowize_base_url=sandbox_url, **overrides)
     return serve_in_thread(create_app(settings))
+
+
+def migrated_store(request, tmp_path, engine: str):
+    """A migrated Store on ``engine`` ("sqlite" or "postgres", the latter in a schema of its own).
+
+    Returns (store, cleanup). PostgreSQL comes from the ``postgres_url`` fixture, which skips or
+    fails (GATEWAY_REQUIRE_SERVICES) when the server is absent.
+    """
+    import uuid
+
+    import sqlalchemy as sa
+
+    from gateway.store import Store
+
+    if engine == "sqlite":
+        store = Store(f"sqlite:///{tmp_path / 'gw.db'}")
+        store.migrate()
+        return store, store.dispose
+    url = request.getfixturevalue("postgres_url")
+    schema = "t_" + uuid.uuid4().hex[:10]
+    admin = sa.create_engine(url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    store = Store(url)
+    store.engine = sa.create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+    store._sessions.configure(bind=store.engine)
+    store.migrate()
+
+    def cleanup() -> None:
+        store.dispose()
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+    return store, cleanup
+
+
+def fast_http_client(**overrides):
+    """An HttpClient with short timeouts and one quick retry, for tests of failure handling."""
+    from gateway.http import HttpClient
+
+    values = dict(http_retries=1, http_backoff=0.01, http_connect_timeout=0.5, http_read_timeout=1.0,
+                  http_max_retry_after=2.0)
+    values.update(overrides)
+    return HttpClient(Settings(**values))

@@ -31,6 +31,7 @@ from urllib.parse import quote
 import requests
 
 from gateway.config import Settings
+from gateway.connectors.common import vendor_error
 from gateway.errors import (
     GatewayError,
     NotFound,
@@ -38,7 +39,6 @@ from gateway.errors import (
     RateLimited,
     UpstreamError,
     UpstreamTimeout,
-    error_for_status,
 )
 from gateway.http import HttpClient
 from gateway.store.archives import ArchiveRepository
@@ -285,8 +285,4 @@ def _error(response: requests.Response, body: Any) -> GatewayError:
     message = body.get("message") if isinstance(body, dict) and isinstance(body.get("message"), str) else None
     if status == 410:
         return NotFound(message or "The result archive is no longer available.", code=410)
-    if status >= 500:
-        message = f"ExaRoutes answered {status}" + (f": {message}" if message else "")
-    retry_after = response.headers.get("Retry-After", "").strip()
-    return error_for_status(status, message or f"ExaRoutes answered {status}.",
-                            retry_after=float(retry_after) if retry_after.isdigit() else None)
+    return vendor_error("ExaRoutes", status, message, response.headers)

@@ -25,7 +25,8 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from gateway.config import Settings, SettingsError
-from gateway.errors import GatewayError, InvalidRequest, UpstreamError, error_for_status
+from gateway.connectors.common import body_message, json_or_none, vendor_error
+from gateway.errors import GatewayError, InvalidRequest, UpstreamError
 from gateway.http import HttpClient
 
 __all__ = [
@@ -156,14 +157,4 @@ def _error(response: requests.Response) -> GatewayError:
         location = urlsplit(response.headers.get("Location", ""))
         hint = " to https; set an https:// base URL" if location.scheme == "https" else ""
         return UpstreamError(f"Flowbox redirected ({status}){hint}; redirects are not followed.")
-    message = None
-    try:
-        body = response.json()
-        if isinstance(body, dict) and isinstance(body.get("message"), str):
-            message = body["message"]
-    except ValueError:
-        pass
-    if status >= 500:
-        message = f"Flowbox answered {status}" + (f": {message}" if message else ".")
-    retry_after = response.headers.get("Retry-After", "").strip()
-    return error_for_status(status, message, retry_after=float(retry_after) if retry_after.isdigit() else None)
+    return vendor_error("Flowbox", status, body_message(json_or_none(response)), response.headers)

@@ -24,13 +24,13 @@ from urllib.parse import quote
 import requests
 
 from gateway.config import Settings
+from gateway.connectors.common import body_message, json_or_none, vendor_error
 from gateway.errors import (
     GatewayError,
     RateLimited,
     RequestFailed,
     UpstreamError,
     UpstreamTimeout,
-    error_for_status,
 )
 from gateway.http import HttpClient
 
@@ -165,19 +165,6 @@ class FlowcodeConnector:
 
 def _error(response: requests.Response) -> GatewayError:
     """``{"message": "...", "errors": [{"field", "message"}]}`` -> the exception tree."""
-    status = response.status_code
-    message, errors = None, None
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        message = body.get("message") if isinstance(body.get("message"), str) else None
-        errors = body.get("errors")
-    retry_after = response.headers.get("Retry-After", "").strip()
-    if status >= 500:
-        message = f"Flowcode answered {status}" + (f": {message}" if message else "")
-    err = error_for_status(status, message or f"Flowcode answered {status}.",
-                           retry_after=float(retry_after) if retry_after.isdigit() else None)
-    err.detail = errors
-    return err
+    body = json_or_none(response)
+    return vendor_error("Flowcode", response.status_code, body_message(body), response.headers,
+                        detail=body.get("errors") if isinstance(body, dict) else None)

@@ -3,7 +3,7 @@
 Every call carries the ``api-secret`` header (also the registration, whose doc example omits it:
 the sandbox and, we assume, the vendor accept it there). JSON answers become small dataclasses,
 CSV reports typed records (:mod:`gateway.connectors.flowevents_csv`). Vendor errors
-(``{"status", "error", "message"}``, docs/vendors-flowevents-flowbox.md) become the project's
+(``{"status", "error", "message"}``, docs/vendors.md) become the project's
 exception tree here, once.
 
 Retries (through :class:`HttpClient`): every GET; ``create_registrant`` too, because registration is
@@ -22,6 +22,7 @@ from urllib.parse import quote
 import requests
 
 from gateway.config import Settings
+from gateway.connectors.common import body_message, json_or_none, vendor_error
 from gateway.connectors.flowbox import require_https
 from gateway.connectors.flowevents_csv import (
     ChatMessage,
@@ -31,7 +32,7 @@ from gateway.connectors.flowevents_csv import (
     SurveyResponse,
     parse_report,
 )
-from gateway.errors import GatewayError, InvalidRequest, UpstreamError, error_for_status
+from gateway.errors import GatewayError, InvalidRequest, UpstreamError
 from gateway.http import HttpClient
 
 __all__ = [
@@ -245,21 +246,11 @@ def _charset(response: requests.Response) -> str | None:
 
 
 def _error(response: requests.Response) -> GatewayError:
-    """``{"status": 404, "error": "session_not_found", "message": "..."}`` -> the exception tree."""
+    """``{"status": 404, "error": "session_not_found", "message": "..."}`` -> the exception tree;
+    the vendor's slug (e.g. "registration_closed") is kept as the error's ``detail``."""
     status = response.status_code
     if 300 <= status < 400:
         return UpstreamError(f"Flow events redirected ({status}); check GATEWAY_FLOWEVENTS_BASE_URL.")
-    message, slug = None, None
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        message = body.get("message") if isinstance(body.get("message"), str) else None
-        slug = body.get("error") if isinstance(body.get("error"), str) else None
-    if status >= 500:
-        message = f"Flow events answered {status}" + (f": {message}" if message else ".")
-    retry_after = response.headers.get("Retry-After", "").strip()
-    err = error_for_status(status, message, retry_after=float(retry_after) if retry_after.isdigit() else None)
-    err.detail = slug  # the vendor's error slug, e.g. "registration_closed"
-    return err
+    body = json_or_none(response)
+    return vendor_error("Flow events", status, body_message(body), response.headers,
+                        detail=body_message(body, "error"))

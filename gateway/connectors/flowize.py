@@ -12,15 +12,22 @@ variables by GET").
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import quote
 
 import requests
 
-from gateway.connectors.flowize_auth import (FlowizeCredentials, MemoryTokenCache, TokenCache, TokenManager,
-                                             expiry_from)
-from gateway.errors import AuthError, GatewayError, UpstreamError, error_for_status
+from gateway.connectors.common import vendor_error
+from gateway.connectors.flowize_auth import (
+    FlowizeCredentials,
+    MemoryTokenCache,
+    TokenCache,
+    TokenManager,
+    expiry_from,
+)
+from gateway.errors import AuthError, GatewayError, UpstreamError
 from gateway.http import HttpClient
 from gateway.store.tokens import StoredToken
 
@@ -306,12 +313,7 @@ def _error(status: int, body: Any, headers: Mapping[str, str]) -> GatewayError:
         code = int(code)
     except (TypeError, ValueError):
         code = status
-    retry_after = None
-    if headers.get("Retry-After", "").strip().isdigit():
-        retry_after = float(headers["Retry-After"])
-    if status >= 500:
-        message = f"Flowize answered {status}" + (f": {message}" if message else "")
-    return error_for_status(status, message, code=code, retry_after=retry_after)
+    return vendor_error("Flowize", status, message, headers, code=code)
 
 
 def _resource_dict(response: FlowizeResponse) -> dict[str, Any]:

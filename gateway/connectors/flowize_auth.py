@@ -15,13 +15,14 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from gateway.config import Settings
 from gateway.store.tokens import StoredToken
 
-__all__ = ["FlowizeCredentials", "TokenCache", "MemoryTokenCache", "TokenManager", "expiry_from"]
+__all__ = ["FlowizeCredentials", "MemoryTokenCache", "TokenCache", "TokenManager", "expiry_from"]
 
 STYLES = ("apikey", "url", "bearer", "oauth")
 
@@ -40,19 +41,19 @@ class FlowizeCredentials:
             raise ValueError(f"unknown Flowize auth style {self.style!r}")
 
     @classmethod
-    def api_keys(cls, api_key: str, app_key: str, *, in_url: bool = False) -> "FlowizeCredentials":
+    def api_keys(cls, api_key: str, app_key: str, *, in_url: bool = False) -> FlowizeCredentials:
         return cls("url" if in_url else "apikey", api_key=api_key, app_key=app_key)
 
     @classmethod
-    def bearer(cls, token: str) -> "FlowizeCredentials":
+    def bearer(cls, token: str) -> FlowizeCredentials:
         return cls("bearer", access_token=token)
 
     @classmethod
-    def oauth(cls, client_id: str, client_secret: str) -> "FlowizeCredentials":
+    def oauth(cls, client_id: str, client_secret: str) -> FlowizeCredentials:
         return cls("oauth", client_id=client_id, client_secret=client_secret)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "FlowizeCredentials | None":
+    def from_settings(cls, settings: Settings) -> FlowizeCredentials | None:
         """The gateway-held credentials, or None in pass-through mode."""
         style = settings.flowize_auth
         if style == "oauth":

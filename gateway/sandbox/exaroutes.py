@@ -13,7 +13,7 @@
 * 500 "worker failed to spawn": a row whose uid is ``sandbox:spawn-failure`` (nothing is queued),
   or a fault rule. 429: the plan quota, set with ``PATCH /_sandbox/exaroutes {"quota": {...}}``.
 
-Choices where the doc is unclear are in docs/vendors-flowcode-exaroutes.md.
+Choices where the doc is unclear are in docs/vendors.md.
 """
 
 from __future__ import annotations

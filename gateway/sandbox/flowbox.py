@@ -4,7 +4,7 @@
 
 A page of posts, newest first, and the cursor of its last post, ``{"feedKey", "key",
 "publishedAt"}`` exactly as the doc draws it ("available in all responses"). Choices where the doc is
-silent (docs/vendors-flowevents-flowbox.md):
+silent (docs/vendors.md):
 
 * body ``{"flowKey", "postsPerPage", "posts": [...], "cursor": {...}}``; an empty page echoes the
   cursor it was given (``null`` for an empty feed asked without one): the end of the feed;

@@ -52,12 +52,15 @@ def published_wsdl(address: str) -> bytes:
 
 class _FlowizeSoap11(Soap11):
     def fault_to_parent(self, ctx: Any, cls: Any, inst: Any, parent: Any, ns: Any, *args: Any, **kw: Any) -> None:
-        parent.append(fault_element(_as_soap_fault(ctx, inst), "1.1"))
+        parent.append(fault_element(_as_soap_fault(ctx, inst), "1.1", parent))
 
 
 class _FlowizeSoap12(Soap12):
     def fault_to_parent(self, ctx: Any, cls: Any, inst: Any, parent: Any, ns: Any, *args: Any, **kw: Any) -> None:
-        parent.append(fault_element(_as_soap_fault(ctx, inst), "1.2"))
+        fault = _as_soap_fault(ctx, inst)
+        # The SOAP 1.2 HTTP binding answers Sender faults with 400 (Receiver faults keep 500).
+        ctx.transport.req_env["flowgate.soap.status"] = "400 Bad Request" if fault.sender_side else None
+        parent.append(fault_element(fault, "1.2", parent))
 
 
 def _as_soap_fault(ctx: Any, inst: Any) -> SoapFault:
@@ -105,7 +108,8 @@ class SoapFrontDoor:
                                     max_elements=self.settings.soap_max_elements)
         except EnvelopeError as exc:
             fault = client_fault(str(exc), request_id)
-            return _reply(start_response, "500 Internal Server Error", _CONTENT_TYPES[guessed],
+            status = "400 Bad Request" if guessed == "1.2" else "500 Internal Server Error"
+            return _reply(start_response, status, _CONTENT_TYPES[guessed],
                           fault_envelope(fault, guessed), [("X-Request-Id", request_id)])
 
         environ = dict(environ)
@@ -119,6 +123,7 @@ class SoapFrontDoor:
         token = request_id_var.set(request_id)
         try:
             def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+                status = environ.get("flowgate.soap.status") or status
                 headers = [h for h in headers if h[0].lower() != "x-request-id"] + [("X-Request-Id", request_id)]
                 return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 

@@ -86,14 +86,26 @@ def _detail_items(parent: etree._Element, fault: SoapFault) -> None:
         etree.SubElement(item, "value").text = value
 
 
-def fault_element(fault: SoapFault, version: str) -> etree._Element:
-    """The ``Fault`` element for SOAP ``version`` "1.1" or "1.2"."""
+def _env_prefix(parent: etree._Element | None, env: str, default: str) -> str:
+    """The prefix ``parent`` already binds to ``env``. Fault codes are QNames written as text, and lxml
+    drops our own declaration of the envelope namespace when the Fault is appended under another
+    prefix: the text must use the prefix that stays in scope, or JAX-WS/WCF cannot resolve it."""
+    if parent is not None:
+        for prefix, uri in parent.nsmap.items():
+            if prefix and uri == env:
+                return prefix
+    return default
+
+
+def fault_element(fault: SoapFault, version: str, parent: etree._Element | None = None) -> etree._Element:
+    """The ``Fault`` element for SOAP ``version`` "1.1" or "1.2", to be appended to ``parent`` if given."""
     if version == "1.2":
         env = SOAP12_ENV
-        el = etree.Element(f"{{{env}}}Fault", nsmap={"soap": env})
+        prefix = _env_prefix(parent, env, "soap")
+        el = etree.Element(f"{{{env}}}Fault", nsmap={prefix: env})
         code = etree.SubElement(el, f"{{{env}}}Code")
         value = etree.SubElement(code, f"{{{env}}}Value")
-        value.text = "soap:Sender" if fault.sender_side else "soap:Receiver"
+        value.text = f"{prefix}:Sender" if fault.sender_side else f"{prefix}:Receiver"
         reason = etree.SubElement(el, f"{{{env}}}Reason")
         text = etree.SubElement(reason, f"{{{env}}}Text")
         text.set("{http://www.w3.org/XML/1998/namespace}lang", "en")
@@ -103,9 +115,10 @@ def fault_element(fault: SoapFault, version: str) -> etree._Element:
         _detail_items(etree.SubElement(el, f"{{{env}}}Detail"), fault)
         return el
     env = SOAP11_ENV
-    el = etree.Element(f"{{{env}}}Fault", nsmap={"SOAP-ENV": env})
+    prefix = _env_prefix(parent, env, "SOAP-ENV")
+    el = etree.Element(f"{{{env}}}Fault", nsmap={prefix: env})
     code = fault.faultcode
-    etree.SubElement(el, "faultcode").text = f"SOAP-ENV:{code}" if code in (CLIENT, SERVER) else code
+    etree.SubElement(el, "faultcode").text = f"{prefix}:{code}" if code in (CLIENT, SERVER) else code
     etree.SubElement(el, "faultstring").text = fault.faultstring
     etree.SubElement(el, "faultactor").text = fault.actor
     _detail_items(etree.SubElement(el, "detail"), fault)

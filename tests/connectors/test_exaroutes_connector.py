@@ -9,13 +9,12 @@ import base64
 import io
 import json
 import time
-import uuid
 
 import pytest
 import requests
-import sqlalchemy as sa
 import zxingcpp
 from PIL import Image
+from support import fast_http_client, migrated_store
 
 import gateway.connectors.exaroutes as exaroutes_module
 from gateway.config import Settings
@@ -47,42 +46,16 @@ ROWS = [
 
 
 # -- the store, on both engines ---------------------------------------------------------------------
-def _make_store(request, tmp_path, engine: str):
-    if engine == "sqlite":
-        store = Store(f"sqlite:///{tmp_path / 'gw.db'}")
-        cleanup = None
-    else:
-        url = request.getfixturevalue("postgres_url")
-        schema = "t_" + uuid.uuid4().hex[:10]
-        admin = sa.create_engine(url)
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        store = Store(url)
-        store.engine = sa.create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-        store._sessions.configure(bind=store.engine)
-
-        def cleanup() -> None:
-            with admin.begin() as conn:
-                conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-            admin.dispose()
-    store.migrate()
-    return store, cleanup
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request, tmp_path):
-    s, cleanup = _make_store(request, tmp_path, request.param)
-    yield s
-    s.dispose()
-    if cleanup:
-        cleanup()
+@pytest.fixture
+def store(any_store):
+    return any_store
 
 
 @pytest.fixture
 def sqlite_store(request, tmp_path):
-    s, _ = _make_store(request, tmp_path, "sqlite")
-    yield s
-    s.dispose()
+    store, cleanup = migrated_store(request, tmp_path, "sqlite")
+    yield store
+    cleanup()
 
 
 @pytest.fixture
@@ -120,8 +93,7 @@ def test_archive_repr_leaves_the_content_out():
 # -- the connector --------------------------------------------------------------------------------------
 @pytest.fixture
 def http():
-    client = HttpClient(Settings(http_retries=1, http_backoff=0.01, http_connect_timeout=0.5, http_read_timeout=1.0,
-                                 http_max_retry_after=2.0))
+    client = fast_http_client()
     yield client
     client.close()
 

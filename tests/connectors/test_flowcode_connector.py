@@ -11,6 +11,7 @@ import pytest
 import requests
 import zxingcpp
 from PIL import Image
+from support import fast_http_client
 
 from gateway.config import Settings
 from gateway.connectors.flowcode import FlowcodeConnector, destination
@@ -33,8 +34,7 @@ STUDIO = "00000000-0000-0000-0000-000000000001"
 
 @pytest.fixture
 def http():
-    client = HttpClient(Settings(http_retries=1, http_backoff=0.01, http_connect_timeout=0.5, http_read_timeout=1.0,
-                                 http_max_retry_after=2.0))
+    client = fast_http_client()
     yield client
     client.close()
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
+from support import fast_http_client
 
 from gateway.config import Settings, SettingsError
 from gateway.connectors.flowevents import FlowEventsConnector
@@ -22,15 +23,13 @@ from gateway.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from gateway.http import HttpClient
 
 SECRET = "demo-events-secret"
 
 
 @pytest.fixture
 def http():
-    client = HttpClient(Settings(http_retries=1, http_backoff=0.01, http_connect_timeout=0.5,
-                                 http_read_timeout=0.4, http_max_retry_after=2.0))
+    client = fast_http_client(http_read_timeout=0.4)
     yield client
     client.close()
 

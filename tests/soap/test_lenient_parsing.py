@@ -42,8 +42,11 @@ def test_soap12_request_is_answered_in_soap12(post_soap):
 def test_soap12_fault_carries_sender_code_and_vendor_detail(post_soap):
     reply = post_soap(ENV12.format(body=get_record("no-such-record")), version="1.2")
     ns = "{http://www.w3.org/2003/05/soap-envelope}"
+    assert reply.status == 400  # the SOAP 1.2 HTTP binding: Sender faults are 400
     fault = reply.xml.find(f".//{ns}Fault")
-    assert fault.findtext(f"{ns}Code/{ns}Value") == "soap:Sender"
+    value = fault.find(f"{ns}Code/{ns}Value")
+    prefix, local = value.text.split(":")
+    assert local == "Sender" and value.nsmap[prefix] == ns.strip("{}")  # a QName that resolves
     assert "doesn't exist" in fault.findtext(f"{ns}Reason/{ns}Text")
     items = {i.findtext("key"): i.findtext("value") for i in fault.find(f"{ns}Detail")}
     assert items["code"] == "404"

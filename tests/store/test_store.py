@@ -4,34 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 
 import pytest
-import sqlalchemy as sa
 
 from gateway.store import Store, StoredToken, TokenRepository
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        s = Store(f"sqlite:///{tmp_path / 'gw.db'}")
-    else:
-        url = request.getfixturevalue("postgres_url")
-        schema = "t_" + uuid.uuid4().hex[:10]
-        admin = sa.create_engine(url)
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        s = Store(url)
-        s.engine = sa.create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-        s._sessions.configure(bind=s.engine)
-    s.migrate()
-    yield s
-    s.dispose()
-    if request.param == "postgres":
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+@pytest.fixture
+def store(any_store):
+    return any_store
 
 
 def test_migrations_create_the_schema_and_are_repeatable(store):

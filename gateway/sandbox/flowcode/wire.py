@@ -3,7 +3,7 @@
 flowcode-bulk-codes.txt shows no error body; its client only does ``raise Exception(response.text)``
 and its status endpoint answers ``{"status", "message"}``. Errors here are therefore
 ``{"message": "...", "errors": [{"field": "...", "message": "..."}]}`` (``errors`` only for
-validation), see docs/vendors-flowcode-exaroutes.md.
+validation), see docs/vendors.md.
 """
 
 from __future__ import annotations

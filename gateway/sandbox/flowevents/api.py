@@ -184,7 +184,7 @@ def create_registrant():
         raise EventsError(409, "Registration is closed: the event session is over.", "registration_closed")
     db = sandbox().db
     # Registering an e-mail again returns the first registration (200, same id and join link): the SSO
-    # flow registers on every visit, so the vendor must deduplicate. See docs/vendors-flowevents-flowbox.md.
+    # flow registers on every visit, so the vendor must deduplicate. See docs/vendors.md.
     with db.transaction() as conn:
         existing = conn.execute("SELECT * FROM fe_registrants WHERE session_token = ? AND email = ?",
                                 (token, email)).fetchone()

@@ -1,7 +1,7 @@
 """How the Flow events sandbox speaks: errors, the ``api-secret`` check, JSON and CSV bodies.
 
 flow-events-api.txt documents no error body and no encoding for its CSV reports, so both are
-decisions (docs/vendors-flowevents-flowbox.md):
+decisions (docs/vendors.md):
 
 * errors: ``{"status": 401, "error": "invalid_api_secret", "message": "..."}``, JSON, always;
 * CSV: RFC 4180 (``\\r\\n`` rows, minimal quoting, embedded newlines kept inside quotes), UTF-8
