@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from support import b64json
+from support import b64json, gateway_with
 
 ENV11 = ('<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:f="Flowize">'
          '{header}<s:Body>{body}</s:Body></s:Envelope>')
@@ -91,3 +91,26 @@ def test_plain_json_data_is_accepted_too(post_soap):
     body = ("<f:insertRecord><input>" + AUTH + '<DataRecordObject><Data>{"plain": true}</Data></DataRecordObject>'
             "<FlowDiagramObject><Flow>demo-flow</Flow></FlowDiagramObject></input></f:insertRecord>")
     assert post_soap(ENV11.format(header="", body=body)).result()["Code"] == "201"
+
+
+def test_request_ip_honours_x_forwarded_for_only_behind_a_trusted_proxy(tmp_path, sandbox_url, post_soap):
+    envelope = ENV11.format(header="", body=get_record("demo-record"))
+    spoofed = {"X-Forwarded-For": "198.51.100.23, 10.0.0.1"}
+    assert post_soap(envelope, headers=spoofed).result()["RequestIP"] == "127.0.0.1"
+    server = gateway_with(tmp_path, sandbox_url, trust_proxy=True)
+    try:
+        assert post_soap(envelope, headers=spoofed, url=server.url).result()["RequestIP"] == "198.51.100.23"
+    finally:
+        server.shutdown()
+
+
+def test_webhook_can_answer_a_plain_response_instead_of_the_vendors_201_fault(tmp_path, sandbox_url, post_soap):
+    body = '<f:webhook><input><Uri>demo-webhook</Uri><Payload>{"order": 7}</Payload></input></f:webhook>'
+    server = gateway_with(tmp_path, sandbox_url, soap_webhook_success_as_fault=False)
+    try:
+        reply = post_soap(ENV11.format(header="", body=body), url=server.url)
+        assert reply.status == 200
+        result = reply.result()
+        assert (result["Id"], result["Code"], result["Message"]) == ("created", "201", "Data stored successfully")
+    finally:
+        server.shutdown()
