@@ -41,7 +41,7 @@ class ServerThread:
 
     def __init__(self, server: BaseWSGIServer):
         self.server = server
-        self.host, self.port = server.server_address[:2]
+        self.host, self.port = str(server.host), int(server.port)
         self.url = f"http://{self.host}:{self.port}"
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name=f"wsgi:{self.port}", daemon=True)
@@ -55,7 +55,7 @@ class ServerThread:
 
 def serve_in_thread(app: Callable[..., Any], host: str = "127.0.0.1", port: int = 0) -> ServerThread:
     server = make_server(host, port, app, threaded=True, request_handler=UnderscoreHeadersHandler)
-    server.daemon_threads = True
+    server.daemon_threads = True  # type: ignore[attr-defined]  # ThreadedWSGIServer: handler threads never block exit
     return ServerThread(server)
 
 

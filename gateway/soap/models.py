@@ -28,8 +28,16 @@ AuthenticationObject = _complex("AuthenticationObject", [("Apikey", _Str), ("App
 SchemaObject = _complex("SchemaObject", [("Url", _Str), ("Schema", _Str), ("DataRecord", _Str)])
 DataRecordObject = _complex("DataRecordObject", [("Uuid", _Str), ("ExecutionTime", _Str), ("Data", _Str)])
 FlowDiagramObject = _complex("FlowDiagramObject", [("Flow", _Str), ("FlowId", _Str), ("Status", _Str)])
-Response = _complex("Response", [("Id", _Str), ("Code", _Str), ("RequestIP", _Str), ("Resource", _Str),
-                                 ("Message", _Str), ("Error", _Str)])
+
+
+class Response(ComplexModel):
+    """The result of every operation (the WSDL's ``tns:Response``)."""
+
+    __namespace__ = TNS
+    _type_info = [("Id", _Str), ("Code", _Str), ("RequestIP", _Str), ("Resource", _Str), ("Message", _Str),
+                  ("Error", _Str)]
+
+
 
 _AUTH = ("AuthenticationObject", _unqualified(AuthenticationObject))
 _SCHEMA = ("SchemaObject", _unqualified(SchemaObject))
