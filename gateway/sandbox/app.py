@@ -47,6 +47,9 @@ def create_sandbox_app(settings: Settings | None = None, *, database: str | None
     settings = settings or Settings()
     app = Flask("gateway.sandbox")
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    # Vendors answer the path they are sent, never a redirect to a "canonical" one: Werkzeug's
+    # default would turn PUT /v1/tables/users into a 308 with an HTML page.
+    app.url_map.redirect_defaults = False
     db = SandboxDB(database or settings.effective_sandbox_database)
     faults = FaultSet()
     faults.load_json(settings.sandbox_faults)

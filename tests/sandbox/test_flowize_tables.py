@@ -349,3 +349,14 @@ def test_delete_unknown_row_gives_404(sandbox_url, http):
     resp = http.delete(f"{sandbox_url}/v1/tables/users/999", headers=JSON, timeout=5)
     assert resp.status_code == 404
     assert resp.json()["resource"] == []
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+def test_table_paths_without_trailing_slash_answer_directly_not_with_a_redirect(sandbox_url, http, method):
+    body = {"username": "slash", "age": 1} if method == "POST" else {
+        "columns": [{"column_name": "age", "column_value": 2}],
+        "where": {"condition": "AND", "rules": [{"field": "username", "operator": "=", "value": "nobody"}]}}
+    resp = http.request(method, sandbox_url + "/v1/tables/users", json=body, headers=APIKEY,
+                        allow_redirects=False)
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"].startswith("application/json")
