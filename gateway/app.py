@@ -2,6 +2,8 @@
 
 ``create_app(settings)`` returns the Flask app; protocol front doors are separate WSGI apps mounted
 beside it with Werkzeug's DispatcherMiddleware (``mounts``), e.g. the SOAP service at ``/v1/soap``.
+The REST front door (``gateway.rest``) is Flask blueprints on the app itself, under ``/v1/``;
+the mount is matched first, so it can never shadow ``/v1/soap``.
 """
 
 from __future__ import annotations
@@ -12,11 +14,9 @@ import uuid
 from typing import Any, Callable
 
 from flask import Flask, Response, g, jsonify, request
-from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from gateway.config import Settings
-from gateway.errors import GatewayError
 from gateway.http import request_id_var
 from gateway.services import Services
 
@@ -66,24 +66,15 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         ready = all(checks.values())
         return jsonify({"status": "ready" if ready else "not ready", "checks": checks}), 200 if ready else 503
 
-    @app.errorhandler(GatewayError)
-    def gateway_error(exc: GatewayError):
-        resp = jsonify(error_body(exc.status, exc.code, exc.message))
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            resp.headers["Retry-After"] = str(int(retry_after + 0.999))
-        return resp, exc.status
+    # The REST front door: /v1/... hooks, blueprints, and the one error handler for the whole app
+    # (Flowize's documented error shape, JSON or XML; gateway/rest/errors.py).
+    from gateway import rest
 
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):
-        status = exc.code or 500
-        message = "The requested resource doesn't exist." if status == 404 else (exc.description or exc.name)
-        return jsonify(error_body(status, status, message)), status
+    rest.install(app, services)
+    # GET /openapi.json and /docs (DESIGN.md endpoints): the description of that surface.
+    from gateway.rest import openapi
 
-    @app.errorhandler(Exception)
-    def unexpected(exc: Exception):
-        log.exception("unhandled error (request id %s)", g.get("request_id"))
-        return jsonify(error_body(500, 500, f"Internal gateway error; request id {g.get('request_id')}.")), 500
+    app.register_blueprint(openapi.bp)
 
     from gateway.soap import create_soap_app
 

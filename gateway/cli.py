@@ -5,6 +5,7 @@
     flowgate sandbox    the vendor sandbox alone
     flowgate migrate    bring the database schema up to date
     flowgate config     print the effective settings, secrets masked
+    flowgate consumer   add / list / revoke REST consumers (gateway-held mode, docs/rest.md)
 
 Why gunicorn: a pre-fork server with threads (gthread), graceful SIGTERM handling and a settings
 knob for the Flowize underscore headers (see gateway/server.py). The sandbox runs one worker
@@ -20,7 +21,7 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Sequence
+from typing import Any, Sequence
 
 import requests
 
@@ -138,6 +139,75 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_consumer(settings: Settings, name: str, **fields: str) -> tuple[str, str]:
+    """Create a REST consumer in the settings' database; returns (name, key). The key is shown once."""
+    from gateway.store import Store
+    from gateway.store.consumers import ConsumerRepository
+
+    store = Store(settings.effective_database_url)
+    try:
+        store.migrate()
+        created = ConsumerRepository(store).add(name, **fields)
+    finally:
+        store.dispose()
+    return created.consumer.name, created.key
+
+
+def cmd_consumer(args: argparse.Namespace) -> int:
+    from gateway.store import Store
+    from gateway.store.consumers import ConsumerRepository
+
+    settings = _settings(args)
+    if args.action == "add":
+        try:
+            name, key = add_consumer(settings, args.name, upstream_style=args.upstream_style or "",
+                                     upstream_api_key=args.upstream_api_key or "",
+                                     upstream_app_key=args.upstream_app_key or "",
+                                     upstream_client_id=args.upstream_client_id or "",
+                                     upstream_client_secret=args.upstream_client_secret or "",
+                                     ip_allowlist=args.ip_allowlist or "", rate_limit=args.rate_limit or "")
+        except ValueError as exc:
+            print(f"flowgate: {exc}", file=sys.stderr)
+            return 2
+        except Exception as exc:  # noqa: BLE001 - e.g. the name is taken (unique constraint)
+            print(f"flowgate: cannot add consumer {args.name!r}: {type(exc).__name__}", file=sys.stderr)
+            return 1
+        print(f"consumer {name} added. Its key (shown only now; Flowgate keeps only a hash):\n{key}")
+        return 0
+    store = Store(settings.effective_database_url)
+    try:
+        store.migrate()
+        repo = ConsumerRepository(store)
+        if args.action == "revoke":
+            if not args.name or not repo.revoke(args.name):
+                print(f"flowgate: no consumer named {args.name!r}", file=sys.stderr)
+                return 1
+            print(f"consumer {args.name} revoked")
+            return 0
+        for c in repo.all():
+            print(f"{c.name}\t{c.key_prefix}...\tupstream={c.upstream_style or 'settings'}\t"
+                  f"{'active' if c.active else 'revoked'}\tips={','.join(c.ip_allowlist) or 'any'}\t"
+                  f"limit={c.rate_limit or settings.rest_rate_limit}")
+        return 0
+    finally:
+        store.dispose()
+
+
+def _consumer_parser(sub: Any) -> None:
+    consumer = sub.add_parser("consumer", help="manage REST consumers (gateway-held mode)")
+    consumer.add_argument("action", choices=("add", "list", "revoke"))
+    consumer.add_argument("name", nargs="?", default="")
+    consumer.add_argument("--upstream-style", choices=("apikey", "url", "oauth"),
+                          help="how Flowgate authenticates upstream for this consumer (default: from the keys given)")
+    consumer.add_argument("--upstream-api-key")
+    consumer.add_argument("--upstream-app-key")
+    consumer.add_argument("--upstream-client-id")
+    consumer.add_argument("--upstream-client-secret")
+    consumer.add_argument("--ip-allowlist", help="comma-separated IPs/CIDRs this consumer may call from")
+    consumer.add_argument("--rate-limit", help="this consumer's limit, e.g. 100/minute (default GATEWAY_REST_RATE_LIMIT)")
+    consumer.set_defaults(func=cmd_consumer)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="flowgate", description="SOAP/REST integration gateway")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -152,6 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sandbox.set_defaults(func=cmd_sandbox)
     sub.add_parser("migrate", help="upgrade the database schema").set_defaults(func=cmd_migrate)
     sub.add_parser("config", help="print the effective settings, secrets masked").set_defaults(func=cmd_config)
+    _consumer_parser(sub)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

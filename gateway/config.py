@@ -22,6 +22,7 @@ __all__ = ["Settings", "SettingsError", "ENV_PREFIX"]
 
 ENV_PREFIX = "GATEWAY_"
 FLOWIZE_AUTH_STYLES = ("apikey", "url", "oauth", "passthrough")
+REST_AUTH_MODES = ("passthrough", "gateway")
 VENDOR_URLS = ("flowize_base_url", "flowcode_base_url", "exaroutes_base_url", "flowevents_base_url", "flowbox_base_url")
 
 
@@ -50,6 +51,12 @@ class Settings:
     soap_max_depth: int = 64
     soap_max_elements: int = 100_000
     soap_webhook_success_as_fault: bool = True   # the vendor's quirk, kept by default (docs/soap-decisions.md)
+
+    # -- REST front door (/v1/..., docs/rest.md) ------------------------------------------------
+    rest_auth: str = "passthrough"    # passthrough | gateway (consumers' own keys, hashed in the store)
+    rest_rate_limit: str = "1000/hour"  # per consumer, `limits` syntax: "100/minute", "10 per second"
+    rest_rate_limit_storage: str = "memory://"  # redis://127.0.0.1:6379/0 to share counters between processes
+    rest_ip_allowlist: str = ""       # comma-separated IPs/CIDRs allowed to call /v1/...; empty = any
 
     # -- store ---------------------------------------------------------------------------------
     database_url: str = ""            # default: sqlite file in data_dir
@@ -161,6 +168,22 @@ class Settings:
                 raise SettingsError(f"{_env(name)}: expected an http(s) URL, got {getattr(self, name)!r}")
         if self.database_url and "://" not in self.database_url:
             raise SettingsError(f"{_env('database_url')}: expected a SQLAlchemy URL such as sqlite:///path.db")
+        if self.rest_auth not in REST_AUTH_MODES:
+            raise SettingsError(f"{_env('rest_auth')}: expected one of {', '.join(REST_AUTH_MODES)}, got {self.rest_auth!r}")
+        try:
+            from limits import parse as parse_limit
+            parse_limit(self.rest_rate_limit)
+        except ValueError:
+            raise SettingsError(f"{_env('rest_rate_limit')}: expected e.g. 1000/hour, got {self.rest_rate_limit!r}") from None
+        if self.rest_rate_limit_storage.split("://", 1)[0] not in ("memory", "redis", "rediss", "redis+sentinel",
+                                                                   "redis+cluster"):
+            raise SettingsError(f"{_env('rest_rate_limit_storage')}: expected memory:// or a redis:// URL")
+        try:
+            import ipaddress
+            for entry in filter(None, (e.strip() for e in self.rest_ip_allowlist.split(","))):
+                ipaddress.ip_network(entry, strict=False)
+        except ValueError as exc:
+            raise SettingsError(f"{_env('rest_ip_allowlist')}: {exc}") from None
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise SettingsError(f"{_env('log_level')}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
 
@@ -186,6 +209,7 @@ class Settings:
             value = getattr(self, f.name)
             out[f.name] = "***" if f.metadata.get("secret") and value else value
         out["database_url"] = _mask_url_password(self.effective_database_url)
+        out["rest_rate_limit_storage"] = _mask_url_password(self.rest_rate_limit_storage)
         return out
 
 

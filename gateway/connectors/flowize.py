@@ -27,7 +27,7 @@ from gateway.connectors.flowize_auth import (
     TokenManager,
     expiry_from,
 )
-from gateway.errors import AuthError, GatewayError, UpstreamError
+from gateway.errors import AuthError, GatewayError, InvalidRequest, UpstreamError
 from gateway.http import HttpClient
 from gateway.store.tokens import StoredToken
 
@@ -71,13 +71,16 @@ class FlowizeConnector:
         out_headers = {"Content-Type": content_type, "Accept": accept, **(headers or {})}
         out_params = dict(params or {})
         in_url = creds is not None and creds.style == "url"
-        for header, (param, value) in (fields or {}).items():
+        fields = dict(fields or {})
+        if creds is not None and creds.scopes and "X-Scopes" in fields:
+            fields["X-Scopes"] = ("scopes", creds.scopes)  # the caller's scopes, enforced by the vendor
+        for header, (param, value) in fields.items():
             if value is None:
                 continue
             if in_url:
                 out_params[param] = value
             else:
-                out_headers[header] = str(value)
+                out_headers[header] = _header_value(header, str(value))
         data = raw if raw is not None else (json.dumps(body) if body is not None else None)
         token = self._apply_auth(creds, out_headers, out_params)
         response = self.http.send(method, self.base_url + path, headers=out_headers, params=out_params or None,
@@ -261,6 +264,17 @@ class FlowizeConnector:
 
     def options(self, creds: FlowizeCredentials | None = None) -> FlowizeResponse:
         return self._request(creds, "OPTIONS", "/v1/options")
+
+
+def _header_value(name: str, value: str) -> str:
+    """Values the doc sends as headers must be sendable as one: no control characters, ISO-8859-1."""
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise InvalidRequest(f"{name} cannot be sent to Flowize: it has characters outside ISO-8859-1.") from None
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise InvalidRequest(f"{name} cannot be sent to Flowize: it has control characters.")
+    return value
 
 
 def _scopes(scope: str) -> dict[str, tuple[str, Any]]:

@@ -35,6 +35,7 @@ class FlowizeCredentials:
     access_token: str = field(default="", repr=False)
     client_id: str = ""
     client_secret: str = field(default="", repr=False)
+    scopes: str = ""  # the caller's own X-Scopes; empty: the connector asks for the scope each call needs
 
     def __post_init__(self) -> None:
         if self.style not in STYLES:

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Mapping
+from urllib.parse import quote
 
 from gateway.connectors.flowize import FlowizeConnector, FlowizeResponse
 from gateway.connectors.flowize_auth import FlowizeCredentials
 from gateway.errors import AuthError, InvalidRequest
 
-__all__ = ["Outcome", "FlowizeOperations", "QUEUE_ACTIONS", "FLOW_STATUSES"]
+__all__ = ["Outcome", "FlowizeOperations", "QUEUE_ACTIONS", "FLOW_STATUSES", "ENVIRONMENT_ACTIONS",
+           "GRANT_TYPE", "check_grant_type"]
 
+GRANT_TYPE = "client_credentials"  # "Flowize only allows client credentials type"
+ENVIRONMENT_ACTIONS = ("upgrade", "update-version", "optimize")
 QUEUE_ACTIONS = ("pause-queue", "resume-queue", "execute-queue", "delete-from-queue", "resume-and-continue")
 FLOW_STATUSES = ("public", "paused", "running", "inactive")
 
@@ -47,6 +51,11 @@ class FlowizeOperations:
         self.connector = connector
         self.held = held  # gateway-held credentials; None means pass-through
 
+    def with_held(self, held: FlowizeCredentials) -> "FlowizeOperations":
+        """The same operations (same connector, so the same token cache) with other gateway-held
+        credentials: how a REST consumer's own upstream credentials are used (docs/rest.md)."""
+        return FlowizeOperations(self.connector, held)
+
     def credentials(self, presented: FlowizeCredentials | None) -> FlowizeCredentials:
         if self.held is not None:
             return self.held
@@ -55,12 +64,16 @@ class FlowizeOperations:
         return presented
 
     # -- authentication --------------------------------------------------------------------------
-    def check_authentication(self, client_id: str, client_secret: str) -> Outcome:
+    def check_authentication(self, client_id: str, client_secret: str,
+                             grant_type: str | None = GRANT_TYPE) -> Outcome:
         _required(client_id=client_id, client_secret=client_secret)
+        check_grant_type(grant_type)
         return Outcome.of(self.connector.check_authentication(client_id, client_secret))
 
-    def refresh_token(self, client_id: str, client_secret: str, refresh_token: str) -> Outcome:
+    def refresh_token(self, client_id: str, client_secret: str, refresh_token: str,
+                      grant_type: str | None = GRANT_TYPE) -> Outcome:
         _required(client_id=client_id, client_secret=client_secret, refresh_token=refresh_token)
+        check_grant_type(grant_type)
         return Outcome.of(self.connector.refresh_token(client_id, client_secret, refresh_token))
 
     # -- schema ----------------------------------------------------------------------------------
@@ -136,8 +149,13 @@ class FlowizeOperations:
         return Outcome.of(self.connector.keystore_get(self.credentials(creds), keystore_id, key))
 
     def keystore_put(self, creds: FlowizeCredentials | None, keystore_id: str, key: str, data: Any,
-                     *, only_new: bool = False) -> Outcome:
+                     *, only_new: bool = False, raw_text: bool = False) -> Outcome:
+        """POST (``only_new``) or PUT /v1/keystore/{id}/{key}. ``raw_text``: ``data`` is the text of a
+        RAW keystore, sent as text/plain so the vendor stores it verbatim, not as a JSON string."""
         _required(keystore_id=keystore_id, key=key)
+        if raw_text:
+            return self._raw("POST" if only_new else "PUT", creds, _path("keystore", keystore_id, key),
+                             str(data), "text/plain; charset=utf-8")
         call = self.connector.keystore_insert if only_new else self.connector.keystore_put
         return Outcome.of(call(self.credentials(creds), keystore_id, key, data))
 
@@ -147,8 +165,124 @@ class FlowizeOperations:
 
     def keystore_search(self, creds: FlowizeCredentials | None, keystore_id: str, query: Mapping[str, Any]) -> Outcome:
         _required(keystore_id=keystore_id)
+        _object(query, "The search body must be a JSON object with select and where.")
         return Outcome.of(self.connector.keystore_search(self.credentials(creds), keystore_id, query))
 
     def table_search(self, creds: FlowizeCredentials | None, table: str, query: Mapping[str, Any]) -> Outcome:
         _required(table=table)
+        _object(query, "The search body must be a JSON object.")
         return Outcome.of(self.connector.table_search(self.credentials(creds), table, query))
+
+    def table_get(self, creds: FlowizeCredentials | None, table: str, row_id: int | str) -> Outcome:
+        """Flowize "Tables": GET /v1/tables/{table_name}/{id}."""
+        _required(table=table, row_id=row_id)
+        return Outcome.of(self.connector.table_get(self.credentials(creds), table, row_id))
+
+    def table_insert(self, creds: FlowizeCredentials | None, table: str, row: Mapping[str, Any],
+                     row_id: int | str | None = None) -> Outcome:
+        """POST /v1/tables/{table_name}/ (a flat row), or the "alternative way" with ``columns`` on
+        /v1/tables/{table_name}/{id}, where the id becomes the row's id."""
+        _required(table=table)
+        _object(row, "The request body must be a JSON object.")
+        if row_id is None:
+            return Outcome.of(self.connector.table_insert(self.credentials(creds), table, row))
+        return self._json("POST", creds, _path("tables", table, row_id), dict(row))
+
+    def table_update(self, creds: FlowizeCredentials | None, table: str, row_id: int | str | None,
+                     update: Mapping[str, Any]) -> Outcome:
+        """PUT /v1/tables/{table_name}/{id}; without an id the body's ``where`` picks the rows."""
+        _required(table=table)
+        _object(update, "The request body must be a JSON object.")
+        if row_id is None:
+            # The connector would PUT .../{table_name} without the documented trailing slash, which
+            # the vendor answers with a redirect; send the documented path.
+            return self._json("PUT", creds, _path("tables", table) + "/", dict(update))
+        return Outcome.of(self.connector.table_update(self.credentials(creds), table, row_id, update))
+
+    def table_delete(self, creds: FlowizeCredentials | None, table: str, row_id: int | str) -> Outcome:
+        _required(table=table, row_id=row_id)
+        return Outcome.of(self.connector.table_delete(self.credentials(creds), table, row_id))
+
+    # -- environments and options ------------------------------------------------------------------
+    def environments(self, creds: FlowizeCredentials | None) -> Outcome:
+        """Flowize "Environments": GET /v1/environment (the Organization API key)."""
+        return Outcome.of(self.connector.environments(self.credentials(creds)))
+
+    def environment(self, creds: FlowizeCredentials | None, env_id: int | str, part: str = "") -> Outcome:
+        """GET /v1/environment/:id, or its read-only ``status``, ``projects`` or ``urls``."""
+        if part not in ("", "status", "projects", "urls"):
+            raise InvalidRequest(f"Unknown environment resource {part!r}.")
+        return Outcome.of(self.connector.environment(self.credentials(creds), env_id, part))
+
+    def environment_create(self, creds: FlowizeCredentials | None, spec: Mapping[str, Any]) -> Outcome:
+        _object(spec, "The request body must be a JSON object.")
+        return Outcome.of(self.connector.environment_create(self.credentials(creds), spec))
+
+    def environment_update(self, creds: FlowizeCredentials | None, env_id: int | str,
+                           fields: Mapping[str, Any]) -> Outcome:
+        """POST /v1/environment/:id. The doc uploads multipart files; the vendor also takes a JSON
+        object whose file fields hold the files' text, which is what front doors hand us."""
+        _object(fields, "The request body must be a JSON object.")
+        return Outcome.of(self.connector.environment_update(self.credentials(creds), env_id, fields))
+
+    def environment_delete(self, creds: FlowizeCredentials | None, env_id: int | str) -> Outcome:
+        return Outcome.of(self.connector.environment_delete(self.credentials(creds), env_id))
+
+    def environment_action(self, creds: FlowizeCredentials | None, env_id: int | str, action: str,
+                           body: Mapping[str, Any] | None = None) -> Outcome:
+        """POST /v1/environment/:id/{upgrade,update-version,optimize}."""
+        if action not in ENVIRONMENT_ACTIONS:
+            raise InvalidRequest(f"Environment action must be one of {', '.join(ENVIRONMENT_ACTIONS)}.")
+        if body is not None:
+            _object(body, "The request body must be a JSON object.")
+        return Outcome.of(self.connector.environment_action(self.credentials(creds), env_id, action,
+                                                            dict(body) if body is not None else None))
+
+    def environment_project(self, creds: FlowizeCredentials | None, env_id: int | str, project_id: int | str,
+                            body: Mapping[str, Any] | None = None, *, delete: bool = False) -> Outcome:
+        """POST (add/update) or DELETE /v1/environment/:id/project/:project_id."""
+        if body is not None:
+            _object(body, "The request body must be a JSON object.")
+        return Outcome.of(self.connector.environment_project(self.credentials(creds), env_id, project_id, body,
+                                                             delete=delete))
+
+    def environment_urls(self, creds: FlowizeCredentials | None, env_id: int | str, mappings: Any,
+                         *, delete: bool = False) -> Outcome:
+        """POST (add/update) or DELETE /v1/environment/:id/urls with an array of url mappings."""
+        if not isinstance(mappings, (list, dict)):
+            raise InvalidRequest("The request body must be a non-empty JSON array of url mappings.")
+        if not delete:
+            return Outcome.of(self.connector.environment_action(self.credentials(creds), env_id, "urls", mappings))
+        return self._json("DELETE", creds, _path("environment", env_id, "urls"), mappings)
+
+    def options(self, creds: FlowizeCredentials | None = None) -> Outcome:
+        """OPTIONS /v1/options: the list of methods; needs no credentials."""
+        held_or_presented = self.held or creds
+        return Outcome.of(self.connector.options(held_or_presented))
+
+    # -- calls the connector has no named method for -------------------------------------------------
+    # The connector's one plumbing method still does auth styles, token renewal and error mapping.
+    def _json(self, method: str, creds: FlowizeCredentials | None, path: str, body: Any) -> Outcome:
+        return Outcome.of(self.connector._request(self.credentials(creds), method, path, body=body))
+
+    def _raw(self, method: str, creds: FlowizeCredentials | None, path: str, text: str,
+             content_type: str) -> Outcome:
+        return Outcome.of(self.connector._request(self.credentials(creds), method, path, raw=text.encode("utf-8"),
+                                                  content_type=content_type))
+
+
+def check_grant_type(grant_type: str | None) -> None:
+    """flowize-api.txt "Refresh Token": "Flowize only allows client credentials type"."""
+    if not grant_type:
+        raise InvalidRequest("grant_type header is required.")
+    if grant_type != GRANT_TYPE:
+        raise InvalidRequest("Flowize only allows the client_credentials grant type.")
+
+
+def _object(value: Any, message: str) -> None:
+    if not isinstance(value, Mapping):
+        raise InvalidRequest(message)
+
+
+def _path(*parts: Any) -> str:
+    return "/v1/" + "/".join(quote(str(p), safe="") for p in parts)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Float, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, Float, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "UpstreamToken", "VendorArchive"]
+__all__ = ["Base", "UpstreamToken", "VendorArchive", "RestConsumer"]
 
 
 class Base(DeclarativeBase):
@@ -45,3 +45,29 @@ class VendorArchive(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[float] = mapped_column(Float)   # unix time
+
+
+class RestConsumer(Base):
+    """A REST consumer of the gateway in gateway-held mode (docs/rest.md, "Credentials").
+
+    The consumer's own key is stored only as ``key_hash`` (sha256 of a 256-bit random key: a fast
+    hash is enough for a secret with that much entropy); ``key_prefix`` names it in logs and lists.
+    The ``upstream_*`` columns are the Flowize credentials sent on the consumer's behalf, which the
+    consumer never sees; empty means "the credentials held in the settings".
+    """
+
+    __tablename__ = "rest_consumers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    key_prefix: Mapped[str] = mapped_column(String(16))
+    upstream_style: Mapped[str] = mapped_column(String(16), default="")   # apikey | url | oauth | ""
+    upstream_api_key: Mapped[str] = mapped_column(Text, default="")
+    upstream_app_key: Mapped[str] = mapped_column(Text, default="")
+    upstream_client_id: Mapped[str] = mapped_column(Text, default="")
+    upstream_client_secret: Mapped[str] = mapped_column(Text, default="")
+    ip_allowlist: Mapped[str] = mapped_column(Text, default="")          # comma-separated IPs / CIDRs
+    rate_limit: Mapped[str] = mapped_column(String(64), default="")      # e.g. "100/minute"; "" = settings
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[float] = mapped_column(Float)                     # unix time

@@ -114,3 +114,8 @@ def test_webhook_can_answer_a_plain_response_instead_of_the_vendors_201_fault(tm
         assert (result["Id"], result["Code"], result["Message"]) == ("created", "201", "Data stored successfully")
     finally:
         server.shutdown()
+
+
+def test_values_a_header_cannot_carry_get_a_400_fault_not_an_upstream_error(post_soap):
+    fault = post_soap(ENV11.format(header="", body=get_record("r\u00e9cord-\u263a"))).fault()
+    assert fault["faultcode"] == "400" and "ISO-8859-1" in fault["faultstring"]

@@ -1,0 +1,203 @@
+"""Who is calling the REST front door, and with which Flowize credentials we call upstream.
+
+The three documented request styles (flowize-api.txt "Authentication", "API Key authorization",
+"URL authorization") plus the ``client_id``/``client_secret`` headers of the delete examples
+(docs/flowize-decisions.md A5) are read the way the vendor reads them, first match wins:
+``Authorization: Bearer`` (or ``Authentication:``, A4), ``X-Apikey`` + ``X-App``,
+``api_key`` & ``app_key`` URL parameters, ``client_id`` + ``client_secret`` headers.
+
+Two modes (docs/rest.md, "Credentials"):
+
+* **pass-through** (default): what the consumer presented goes upstream in the same style; the
+  vendor decides. The demo credentials work against the gateway as against the sandbox.
+* **gateway-held** (``GATEWAY_REST_AUTH=gateway``, implied by ``GATEWAY_FLOWIZE_AUTH`` other than
+  passthrough): the consumer presents its own Flowgate key, in any of the styles; it is looked up
+  by its sha256 in the store, and the consumer's upstream credentials (or the settings' ones) are
+  used. The consumer never sees them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app, g, request
+
+from gateway.connectors.flowize_auth import FlowizeCredentials
+from gateway.errors import AuthError, Forbidden, GatewayError, InvalidRequest
+from gateway.operations.flowize import FlowizeOperations, check_grant_type
+from gateway.store.consumers import Consumer, ConsumerRepository, ip_allowed
+
+__all__ = ["Presented", "Caller", "presented", "resolve_caller", "upstream", "gateway_mode", "ip_forbidden",
+           "gateway_token", "MISSING"]
+
+MISSING = "Missing credentials: send a Bearer token, X-Apikey and X-App, or api_key and app_key."
+WRONG = "The credentials are not correct."
+# In gateway-held mode a consumer key is long-lived (like Flowize's own API key); the OAuth calls
+# hand it back as the token with this nominal lifetime (docs/rest.md, "OAuth in gateway-held mode").
+GATEWAY_TOKEN_TTL = 365 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Presented:
+    """The credentials in the request, as sent. ``secret`` is the token, api key or client secret."""
+
+    style: str  # bearer | apikey | url | client | none
+    secret: str = field(default="", repr=False)
+    app_key: str = ""
+    client_id: str = ""
+    scopes: str = ""  # X-Scopes / scopes as sent: the vendor enforces them (decision A6)
+
+    def flowize(self) -> FlowizeCredentials | None:
+        """The same credentials, in the same style, for the vendor (pass-through mode)."""
+        creds = None
+        if self.style == "bearer":
+            creds = FlowizeCredentials.bearer(self.secret)
+        elif self.style in ("apikey", "url"):
+            creds = FlowizeCredentials.api_keys(self.secret, self.app_key, in_url=self.style == "url")
+        elif self.style == "client":
+            # The token is fetched once and cached (store-backed TokenManager), then sent as Bearer.
+            creds = FlowizeCredentials.oauth(self.client_id, self.secret)
+        return dataclasses.replace(creds, scopes=self.scopes) if creds is not None and self.scopes else creds
+
+    def digest(self) -> str:
+        """A stable, non-reversible name for what was presented (rate-limit buckets)."""
+        raw = f"{self.style}|{self.client_id}|{self.secret}"
+        return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Caller:
+    presented: Presented
+    consumer: Consumer | None
+    identity: str       # what rate limits count by
+    rate_limit: str     # the limit that applies, `limits` syntax
+
+
+def _bearer() -> str | None:
+    for name in ("Authorization", "Authentication"):
+        value = request.headers.get(name, "")
+        if value[:7].lower() == "bearer ":
+            return value[7:].strip()
+    return None
+
+
+def presented() -> Presented:
+    scopes = (request.headers.get("X-Scopes") or request.headers.get("scopes") or request.args.get("scopes")
+              or "")
+    token = _bearer()
+    if token is not None:
+        return Presented("bearer", token, scopes=scopes)
+    if request.headers.get("X-Apikey") is not None:
+        return Presented("apikey", request.headers.get("X-Apikey", ""), request.headers.get("X-App", ""),
+                         scopes=scopes)
+    if request.args.get("api_key") is not None:
+        return Presented("url", request.args.get("api_key", ""), request.args.get("app_key", ""), scopes=scopes)
+    if request.headers.get("client_id") is not None:
+        return Presented("client", request.headers.get("client_secret", ""),
+                         client_id=request.headers.get("client_id", ""), scopes=scopes)
+    return Presented("none")
+
+
+def gateway_mode() -> bool:
+    settings = current_app.extensions["flowgate"].settings
+    return settings.rest_auth == "gateway" or settings.flowize_auth != "passthrough"
+
+
+def _consumers() -> ConsumerRepository:
+    return current_app.extensions["flowgate.rest"].consumers
+
+
+def resolve_caller(default_limit: str) -> Caller:
+    """Read the credentials; in gateway-held mode also find the consumer (None if the key is wrong)."""
+    shown = presented()
+    consumer = None
+    if gateway_mode() and shown.style != "none" and shown.secret:
+        consumer = _consumers().by_key(shown.secret)
+        if consumer is not None and shown.style == "client" and consumer.name != shown.client_id:
+            consumer = None
+    if consumer is not None:
+        return Caller(shown, consumer, f"consumer:{consumer.id}", consumer.rate_limit or default_limit)
+    # Pass-through: count per credential presented. Gateway-held without a known key: per address,
+    # so guessing keys with a new one each time does not get a fresh window each time.
+    if shown.style != "none" and not gateway_mode():
+        return Caller(shown, None, f"cred:{shown.digest()}", default_limit)
+    return Caller(shown, None, f"ip:{request.remote_addr or ''}", default_limit)
+
+
+def _caller() -> Caller:
+    caller = g.get("rest_caller")
+    if caller is None:  # the hook did not run (a test calling a view directly): resolve now
+        caller = resolve_caller(current_app.extensions["flowgate"].settings.rest_rate_limit)
+        g.rest_caller = caller
+    return caller
+
+
+def ip_forbidden() -> Forbidden:
+    # The vendor's wording and code for "blocks logins from unknown IP addresses" (flowize-api.txt).
+    return Forbidden("Ip not valid", code=437)
+
+
+def _gateway_consumer() -> Consumer:
+    caller = _caller()
+    if caller.consumer is None:
+        raise AuthError(MISSING if caller.presented.style == "none" else WRONG)
+    if not ip_allowed(request.remote_addr or "", caller.consumer.ip_allowlist):
+        raise ip_forbidden()
+    return caller.consumer
+
+
+def _consumer_upstream(consumer: Consumer) -> FlowizeCredentials | None:
+    if consumer.upstream_style == "oauth":
+        return FlowizeCredentials.oauth(consumer.upstream_client_id, consumer.upstream_client_secret)
+    if consumer.upstream_style in ("apikey", "url"):
+        return FlowizeCredentials.api_keys(consumer.upstream_api_key, consumer.upstream_app_key,
+                                           in_url=consumer.upstream_style == "url")
+    return None
+
+
+def upstream(*, required: bool = True) -> tuple[FlowizeOperations, FlowizeCredentials | None]:
+    """The operations to call and the credentials to hand them, for this request.
+
+    Raises AuthError (401) when credentials are required and missing or wrong, Forbidden (403/437)
+    when the consumer's IP allowlist does not hold the caller."""
+    ops: FlowizeOperations = current_app.extensions["flowgate"].flowize
+    if not gateway_mode():
+        creds = _caller().presented.flowize()
+        if creds is None and required:
+            raise AuthError(MISSING)
+        return ops, creds
+    if not required and _caller().consumer is None:
+        return ops, None
+    consumer = _gateway_consumer()
+    held = _consumer_upstream(consumer)
+    if held is not None:
+        return ops.with_held(held), None
+    if ops.held is None:
+        raise GatewayError("No upstream Flowize credentials are configured for this consumer.")
+    return ops, None
+
+
+def gateway_token(*, refresh: bool) -> dict[str, Any]:
+    """checkauthentication / refreshtoken in gateway-held mode: ``client_id`` is the consumer's
+    name, ``client_secret`` its key; the key itself is the bearer token (docs/rest.md)."""
+    headers = request.headers
+    client_id, secret = headers.get("client_id"), headers.get("client_secret")
+    if not client_id or not secret:
+        raise InvalidRequest("client_id and client_secret headers are required.")
+    check_grant_type(headers.get("grant_type"))
+    consumer = _caller().consumer
+    if consumer is None or consumer.name != client_id:
+        raise AuthError(WRONG)
+    if refresh and headers.get("refresh_token") != secret:
+        raise AuthError("The refresh token is not valid.")
+    if not ip_allowed(request.remote_addr or "", consumer.ip_allowlist):
+        raise ip_forbidden()
+    expires = int(time.time()) + GATEWAY_TOKEN_TTL
+    if refresh:
+        return {"resource": {"access_token": secret, "expires_at": expires}, "message": "The token has been generated"}
+    return {"resource": {"access_token": secret, "token_type": "bearer", "refresh_token": secret,
+                         "expires_in": expires, "scopes": None}, "message": "The credentials are valid"}

@@ -1,0 +1,151 @@
+"""How the REST front door speaks HTTP: formats both ways, selectable fields, ETag and 304.
+
+flowize-api.txt, "Introduction" (format negotiation JSON/XML, "selectable output fields", OPTIONS
+and HEAD), "ETag" (``If-None-Match`` -> 304 with an empty body) and the keystore/tables sections
+(``Content-Type`` "determines the format of the output"). The rules are the sandbox's
+(docs/flowize-decisions.md H3, H4), so a client sees the same bytes from the gateway as from the vendor:
+
+* a specific ``Accept`` wins, else the request's ``Content-Type``, else JSON; ``text/plain`` gives a
+  raw keystore's text as is and anything else as JSON text;
+* XML is the ``gateway.xmlshape`` mapping (root ``<response>``);
+* ``?fields=resource.uuid,message`` keeps only those dotted paths of a successful body (docs/rest.md);
+* GET/HEAD 200 answers carry ``ETag`` (MD5 of the body, as the doc's 32-hex example) and the doc's
+  ``Expires``/``Pragma`` headers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from flask import Response, request
+
+from gateway.errors import InvalidRequest
+from gateway.xmlshape import from_xml, to_xml
+
+__all__ = ["NO_CACHE", "wanted_format", "render", "parse_fields", "select_fields", "respond", "read_body",
+           "object_body"]
+
+# PHP session defaults the vendor sends with every documented response; kept for fidelity (H3).
+NO_CACHE = {"Expires": "Thu, 19 Nov 1981 08:52:00 GMT", "Pragma": "no-cache", "Cache-Control": "no-cache"}
+FIELDS_PARAM = "fields"
+_FORMATS = (("xml", "xml"), ("json", "json"), ("text/plain", "text"))
+
+
+def _format_of(mimetype: str) -> str | None:
+    value = mimetype.lower()
+    for marker, fmt in _FORMATS:
+        if marker in value:
+            return fmt
+    return None
+
+
+def wanted_format() -> str:
+    """``json``, ``xml`` or ``text``, by ``Accept`` quality, else ``Content-Type``, else JSON."""
+    for mimetype, quality in request.accept_mimetypes:  # sorted by quality
+        fmt = _format_of(mimetype) if quality > 0 else None
+        if fmt:
+            return fmt
+    return _format_of(request.headers.get("Content-Type", "")) or "json"
+
+
+def render(body: Any, fmt: str | None = None) -> tuple[bytes, str]:
+    fmt = fmt or wanted_format()
+    if fmt == "xml":
+        return to_xml(body), "application/xml; charset=utf-8"
+    if fmt == "text" and isinstance(body, str):
+        return body.encode("utf-8"), "text/plain; charset=utf-8"
+    ctype = "text/plain; charset=utf-8" if fmt == "text" else "application/json; charset=utf-8"
+    return json.dumps(body, ensure_ascii=False).encode("utf-8"), ctype
+
+
+# -- selectable output fields ----------------------------------------------------------------------
+Tree = dict[str, Any]  # key -> subtree, or True for "the whole value"
+
+
+def parse_fields(raw: str) -> Tree | None:
+    """``resource.uuid,message`` -> ``{"resource": {"uuid": True}, "message": True}``; None if empty."""
+    if not raw.strip():
+        return None
+    tree: Tree = {}
+    for path in raw.split(","):
+        parts = path.strip().split(".")
+        if not path.strip() or any(not p.strip() for p in parts):
+            raise InvalidRequest(f"Invalid fields selection {raw!r}: use dotted paths separated by commas, "
+                                 "e.g. fields=resource.uuid,message.")
+        node = tree
+        for part in parts[:-1]:
+            child = node.get(part.strip())
+            if child is True:
+                break  # a shorter path already keeps the whole value
+            node = node.setdefault(part.strip(), {})
+        else:
+            node[parts[-1].strip()] = True
+    return tree
+
+
+def select_fields(value: Any, tree: Tree | bool) -> Any:
+    """Keep the paths of ``tree``. Lists are transparent (the rest of the path applies to each item);
+    a path that meets a scalar keeps the scalar; keys keep the body's order."""
+    if tree is True:
+        return value
+    if isinstance(value, list):
+        return [select_fields(item, tree) for item in value]
+    if isinstance(value, dict):
+        return {k: select_fields(v, tree[k]) for k, v in value.items() if k in tree}
+    return value
+
+
+# -- responses -------------------------------------------------------------------------------------
+def respond(body: Any, status: int = 200, *, headers: dict[str, str] | None = None) -> Response:
+    """Render a successful body: request-ip, fields selection, negotiation, ETag / 304."""
+    if isinstance(body, dict) and "request-ip" in body:
+        # The vendor saw the gateway's address; the consumer expects its own, as SOAP's RequestIP.
+        body = {**body, "request-ip": request.remote_addr or ""}
+    tree = parse_fields(request.args.get(FIELDS_PARAM, ""))
+    if tree is not None and 200 <= status < 300:
+        body = select_fields(body, tree)
+    data, ctype = (b"", "application/json; charset=utf-8") if body is None else render(body)
+    resp = Response(data, status=status, content_type=ctype)
+    resp.headers.update(NO_CACHE)
+    if headers:
+        resp.headers.update(headers)
+    if request.method in ("GET", "HEAD") and status == 200:
+        etag = hashlib.md5(data).hexdigest()  # noqa: S324 - a cache validator, not security
+        resp.set_etag(etag)
+        if etag in request.if_none_match:
+            not_modified = Response(b"", status=304, content_type=ctype)
+            not_modified.headers.update(NO_CACHE)
+            not_modified.set_etag(etag)
+            not_modified.headers["Content-Length"] = "0"
+            return not_modified
+    return resp
+
+
+# -- request bodies --------------------------------------------------------------------------------
+def read_body(*, required: bool = True) -> Any:
+    """The request body as JSON, or XML (``gateway.xmlshape``) when the Content-Type says so."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        if required:
+            raise InvalidRequest("The request body is empty.")
+        return None
+    if "xml" in (request.content_type or "").lower():
+        try:
+            return from_xml(raw)
+        except Exception:  # noqa: BLE001 - lxml raises several kinds; all mean "not XML"
+            raise InvalidRequest("The request body is not well-formed XML.") from None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("The request body is not valid JSON.") from None
+
+
+def object_body(*, required: bool = True, message: str = "The request body must be a JSON object.") -> dict[str, Any]:
+    body = read_body(required=required)
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise InvalidRequest(message)
+    return body

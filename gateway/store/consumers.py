@@ -1,0 +1,142 @@
+"""REST consumers in the store: who may call the gateway in gateway-held mode, and as whom upstream.
+
+A consumer's key is generated here (``fg_`` + 43 url-safe characters, 256 bits), shown once by the
+caller of :meth:`ConsumerRepository.add`, and stored only as its sha256. A fast hash is the right
+tool for a random key of that entropy (no dictionary to attack; scrypt would only slow every
+request down). Lookups compare digests, never keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy import select, update
+
+from gateway.store.db import Store
+from gateway.store.models import RestConsumer
+
+__all__ = ["Consumer", "ConsumerRepository", "NewConsumer", "hash_key", "UPSTREAM_STYLES"]
+
+KEY_PREFIX = "fg_"
+UPSTREAM_STYLES = ("", "apikey", "url", "oauth")
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """A consumer as the REST layer sees it. Secrets are kept out of ``repr`` (and so out of logs)."""
+
+    id: int
+    name: str
+    key_prefix: str
+    upstream_style: str = ""
+    upstream_api_key: str = field(default="", repr=False)
+    upstream_app_key: str = ""
+    upstream_client_id: str = ""
+    upstream_client_secret: str = field(default="", repr=False)
+    ip_allowlist: tuple[str, ...] = ()
+    rate_limit: str = ""
+    active: bool = True
+
+    def allows_ip(self, address: str) -> bool:
+        return ip_allowed(address, self.ip_allowlist)
+
+
+@dataclass(frozen=True)
+class NewConsumer:
+    consumer: Consumer
+    key: str = field(repr=False)  # shown once, never stored
+
+
+def ip_allowed(address: str, allowlist: tuple[str, ...] | list[str]) -> bool:
+    """True when the list is empty or holds ``address`` (single IPs or CIDR networks)."""
+    if not allowlist:
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for entry in allowlist:
+        try:
+            if ip in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def parse_allowlist(text: str) -> tuple[str, ...]:
+    entries = tuple(e.strip() for e in text.replace(";", ",").split(",") if e.strip())
+    for entry in entries:
+        ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
+    return entries
+
+
+def _consumer(row: RestConsumer) -> Consumer:
+    return Consumer(id=row.id, name=row.name, key_prefix=row.key_prefix, upstream_style=row.upstream_style,
+                    upstream_api_key=row.upstream_api_key, upstream_app_key=row.upstream_app_key,
+                    upstream_client_id=row.upstream_client_id, upstream_client_secret=row.upstream_client_secret,
+                    ip_allowlist=parse_allowlist(row.ip_allowlist or ""), rate_limit=row.rate_limit or "",
+                    active=bool(row.active))
+
+
+class ConsumerRepository:
+    def __init__(self, store: Store):
+        self.store = store
+
+    def add(self, name: str, *, upstream_style: str = "", upstream_api_key: str = "", upstream_app_key: str = "",
+            upstream_client_id: str = "", upstream_client_secret: str = "", ip_allowlist: str = "",
+            rate_limit: str = "") -> NewConsumer:
+        """Create a consumer with a fresh key; the key is in the result and nowhere else."""
+        if not name.strip():
+            raise ValueError("a consumer needs a name")
+        if not upstream_style:
+            upstream_style = "oauth" if upstream_client_id else "apikey" if upstream_api_key else ""
+        if upstream_style not in UPSTREAM_STYLES:
+            raise ValueError(f"upstream style must be one of apikey, url, oauth, not {upstream_style!r}")
+        if upstream_style in ("apikey", "url") and not upstream_api_key:
+            raise ValueError(f"upstream style {upstream_style} needs an upstream api key")
+        if upstream_style == "oauth" and not (upstream_client_id and upstream_client_secret):
+            raise ValueError("upstream style oauth needs an upstream client id and client secret")
+        allow = ",".join(parse_allowlist(ip_allowlist))
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        row = RestConsumer(name=name.strip(), key_hash=hash_key(key), key_prefix=key[:10],
+                           upstream_style=upstream_style, upstream_api_key=upstream_api_key,
+                           upstream_app_key=upstream_app_key, upstream_client_id=upstream_client_id,
+                           upstream_client_secret=upstream_client_secret, ip_allowlist=allow,
+                           rate_limit=rate_limit, active=True, created_at=time.time())
+        with self.store.session() as session:
+            session.add(row)
+            session.flush()
+            consumer = _consumer(row)
+        return NewConsumer(consumer, key)
+
+    def by_key(self, key: str) -> Consumer | None:
+        """The active consumer holding ``key``, or None."""
+        if not key:
+            return None
+        with self.store.session() as session:
+            row = session.scalar(select(RestConsumer).where(RestConsumer.key_hash == hash_key(key),
+                                                            RestConsumer.active.is_(True)))
+            return _consumer(row) if row is not None else None
+
+    def by_name(self, name: str) -> Consumer | None:
+        with self.store.session() as session:
+            row = session.scalar(select(RestConsumer).where(RestConsumer.name == name))
+            return _consumer(row) if row is not None else None
+
+    def all(self) -> list[Consumer]:
+        with self.store.session() as session:
+            return [_consumer(r) for r in session.scalars(select(RestConsumer).order_by(RestConsumer.id))]
+
+    def revoke(self, name: str) -> bool:
+        with self.store.session() as session:
+            result = session.execute(update(RestConsumer).where(RestConsumer.name == name).values(active=False))
+            return bool(result.rowcount)  # type: ignore[attr-defined]

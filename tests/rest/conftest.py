@@ -1,0 +1,71 @@
+"""Fixtures for the REST front door: the real gateway over HTTP in front of the sandbox."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from support import DEMO_HEADERS, DEMO_OAUTH, DEMO_PARAMS, gateway_with
+
+# The documented credential styles, as a consumer sends them: (headers, URL parameters).
+STYLES = {
+    "bearer": None,  # filled per test with a fresh token (see ``auth``)
+    "apikey": (DEMO_HEADERS, {}),
+    "url": ({}, DEMO_PARAMS),
+    "client": ({"client_id": DEMO_OAUTH["client_id"], "client_secret": DEMO_OAUTH["client_secret"]}, {}),
+}
+
+
+def bearer_token(http, base: str) -> str:
+    resp = http.get(base + "/v1/checkauthentication", headers=DEMO_OAUTH, timeout=10)
+    assert resp.status_code == 200, resp.text
+    return resp.json()["resource"]["access_token"]
+
+
+@pytest.fixture(params=["bearer", "apikey", "url"])
+def auth(request, http, gateway_url):
+    """(headers, params) for each of the three documented styles, against the gateway."""
+    if request.param == "bearer":
+        return {"Authorization": f"Bearer {bearer_token(http, gateway_url)}"}, {}
+    headers, params = STYLES[request.param]
+    return dict(headers), dict(params)
+
+
+@pytest.fixture
+def gateway_factory(tmp_path, sandbox_url):
+    """Build extra gateways with their own settings; all are shut down after the test."""
+    servers = []
+
+    def make(upstream: str | None = None, **settings):
+        server = gateway_with(tmp_path / f"gw{len(servers)}", upstream or sandbox_url, http_retries=0, **settings)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.shutdown()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A Redis database for tests (``GATEWAY_TEST_REDIS_URL``); skipped when unreachable, unless
+    GATEWAY_REQUIRE_SERVICES is set, then a failure (as tests/conftest.py does for its services)."""
+    url = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    required = os.environ.get("GATEWAY_REQUIRE_SERVICES", "") not in ("", "0", "false")
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not here"
+        if required:
+            pytest.fail(f"Redis is required (GATEWAY_REQUIRE_SERVICES is set) but unusable: {exc}")
+        pytest.skip(f"Redis is not reachable here ({exc}); set GATEWAY_REQUIRE_SERVICES=1 to make this a failure")
+    return url
+
+
+@pytest.fixture
+def gateway_url(_gateway_server, sandbox_url) -> str:
+    """The session's gateway, with fresh rate-limit counters per test (the sandbox's are reset too),
+    so a test's 429 never comes from requests another test made."""
+    _gateway_server.server.app.extensions["flowgate.rest"].limiter.reset()
+    return _gateway_server.url
