@@ -7,5 +7,5 @@ from gateway.app import create_app
 from gateway.config import Settings, SettingsError
 from gateway.http import HttpClient
 
-__all__ = ["create_app", "Settings", "SettingsError", "HttpClient", "__version__"]
+__all__ = ["HttpClient", "Settings", "SettingsError", "__version__", "create_app"]
 __version__ = "0.1.0"

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     from gateway.soap import create_soap_app
 
-    mounted = {"/v1/soap": create_soap_app(services.flowize, settings), **(mounts or {})}
+    mounted: dict[str, Callable[..., Any]] = {"/v1/soap": create_soap_app(services.flowize, settings),
+                                              **(mounts or {})}
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, mounted)  # type: ignore[method-assign]
     return app

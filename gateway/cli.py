@@ -21,7 +21,8 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import requests
 
@@ -96,7 +97,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     Store(settings.effective_database_url).migrate()  # once, before the workers fork
     sandbox: subprocess.Popen[bytes] | None = None
     if settings.embedded and not args.no_sandbox:
-        sandbox = subprocess.Popen([sys.executable, "-m", "gateway.cli", "sandbox"], preexec_fn=_die_with_parent)
+        sandbox = subprocess.Popen([sys.executable, "-m", "gateway.cli", "sandbox"], preexec_fn=_die_with_parent)  # noqa: PLW1509 - no threads yet
         if not _wait_until_up(settings.sandbox_url + "/_sandbox/health"):
             sandbox.terminate()
             print("flowgate: the sandbox did not start; see its log above", file=sys.stderr)

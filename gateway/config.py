@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
 
-__all__ = ["Settings", "SettingsError", "ENV_PREFIX"]
+__all__ = ["ENV_PREFIX", "Settings", "SettingsError"]
 
 ENV_PREFIX = "GATEWAY_"
 FLOWIZE_AUTH_STYLES = ("apikey", "url", "oauth", "passthrough")
@@ -101,7 +102,7 @@ class Settings:
 
     # ------------------------------------------------------------------------------------------
     @classmethod
-    def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read the YAML file (if ``GATEWAY_CONFIG`` names one), then the environment, then ``overrides``."""
         environ = os.environ if environ is None else environ
         raw: dict[str, Any] = {}
@@ -118,7 +119,7 @@ class Settings:
         return cls.from_mapping(raw)
 
     @classmethod
-    def from_mapping(cls, raw: Mapping[str, Any]) -> "Settings":
+    def from_mapping(cls, raw: Mapping[str, Any]) -> Settings:
         by_name = {f.name: f for f in fields(cls)}
         unknown = sorted(set(raw) - set(by_name))
         if unknown:
@@ -132,7 +133,7 @@ class Settings:
         settings.validate()
         return settings
 
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         merged = {f.name: getattr(self, f.name) for f in fields(self)}
         merged.update(changes)
         return type(self).from_mapping(merged)

@@ -26,18 +26,18 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AuthError",
+    "Conflict",
+    "Forbidden",
     "GatewayError",
     "InvalidRequest",
-    "PayloadTooLarge",
-    "AuthError",
-    "Forbidden",
-    "RequestFailed",
     "NotFound",
-    "Conflict",
+    "PayloadTooLarge",
     "RateLimited",
+    "RequestFailed",
     "UpstreamError",
-    "UpstreamUnavailable",
     "UpstreamTimeout",
+    "UpstreamUnavailable",
     "error_for_status",
 ]
 

@@ -19,8 +19,9 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Self
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import requests
@@ -32,7 +33,7 @@ from gateway.config import Settings
 from gateway.errors import RateLimited, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from gateway.redact import redact_text, redact_url
 
-__all__ = ["HttpClient", "request_id_var", "current_request_id"]
+__all__ = ["HttpClient", "current_request_id", "request_id_var"]
 
 log = logging.getLogger("gateway.http")
 

@@ -8,10 +8,10 @@ negative leaks a credential.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-__all__ = ["SECRET_NAMES", "is_secret", "redact_headers", "redact_url", "redact_text", "MASK"]
+__all__ = ["MASK", "SECRET_NAMES", "is_secret", "redact_headers", "redact_text", "redact_url"]
 
 MASK = "***"
 

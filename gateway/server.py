@@ -15,11 +15,12 @@ See docs/flowize-decisions.md, "Headers with underscores".
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-__all__ = ["UNDERSCORE_HEADERS", "ServerThread", "serve_in_thread", "gunicorn_options", "run_gunicorn"]
+__all__ = ["UNDERSCORE_HEADERS", "ServerThread", "gunicorn_options", "run_gunicorn", "serve_in_thread"]
 
 UNDERSCORE_HEADERS = ("client_id", "client_secret", "grant_type", "refresh_token")
 

@@ -25,7 +25,7 @@ class Services:
     flowize: FlowizeOperations
 
     @classmethod
-    def build(cls, settings: Settings, *, migrate: bool = True) -> "Services":
+    def build(cls, settings: Settings, *, migrate: bool = True) -> Services:
         store = Store(settings.effective_database_url)
         if migrate:
             store.migrate()

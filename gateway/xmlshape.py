@@ -18,7 +18,7 @@ from typing import Any
 
 from lxml import etree
 
-__all__ = ["to_xml", "from_xml"]
+__all__ = ["from_xml", "to_xml"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 

@@ -107,7 +107,7 @@ def fast_http_client(**overrides):
     """An HttpClient with short timeouts and one quick retry, for tests of failure handling."""
     from gateway.http import HttpClient
 
-    values = dict(http_retries=1, http_backoff=0.01, http_connect_timeout=0.5, http_read_timeout=1.0,
-                  http_max_retry_after=2.0)
+    values = {"http_retries": 1, "http_backoff": 0.01, "http_connect_timeout": 0.5, "http_read_timeout": 1.0,
+              "http_max_retry_after": 2.0}
     values.update(overrides)
     return HttpClient(Settings(**values))

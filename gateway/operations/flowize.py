@@ -7,16 +7,24 @@ here, once: in pass-through mode the caller's own; in gateway-held mode the ones
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import quote
 
 from gateway.connectors.flowize import FlowizeConnector, FlowizeResponse
 from gateway.connectors.flowize_auth import FlowizeCredentials
 from gateway.errors import AuthError, InvalidRequest
 
-__all__ = ["Outcome", "FlowizeOperations", "QUEUE_ACTIONS", "FLOW_STATUSES", "ENVIRONMENT_ACTIONS",
-           "GRANT_TYPE", "check_grant_type"]
+__all__ = [
+    "ENVIRONMENT_ACTIONS",
+    "FLOW_STATUSES",
+    "GRANT_TYPE",
+    "QUEUE_ACTIONS",
+    "FlowizeOperations",
+    "Outcome",
+    "check_grant_type",
+]
 
 GRANT_TYPE = "client_credentials"  # "Flowize only allows client credentials type"
 ENVIRONMENT_ACTIONS = ("upgrade", "update-version", "optimize")
@@ -34,7 +42,7 @@ class Outcome:
     body: Any
 
     @classmethod
-    def of(cls, response: FlowizeResponse) -> "Outcome":
+    def of(cls, response: FlowizeResponse) -> Outcome:
         return cls(response.status, response.message, response.resource, response.body)
 
 
@@ -51,7 +59,7 @@ class FlowizeOperations:
         self.connector = connector
         self.held = held  # gateway-held credentials; None means pass-through
 
-    def with_held(self, held: FlowizeCredentials) -> "FlowizeOperations":
+    def with_held(self, held: FlowizeCredentials) -> FlowizeOperations:
         """The same operations (same connector, so the same token cache) with other gateway-held
         credentials: how a REST consumer's own upstream credentials are used (docs/rest.md)."""
         return FlowizeOperations(self.connector, held)

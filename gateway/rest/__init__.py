@@ -27,7 +27,7 @@ from gateway.rest.limits import RestRateLimiter
 from gateway.services import Services
 from gateway.store.consumers import ConsumerRepository, ip_allowed, parse_allowlist
 
-__all__ = ["install", "RestContext", "PREFIX"]
+__all__ = ["PREFIX", "RestContext", "install"]
 
 PREFIX = "/v1"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # REST bodies are records and keystore values, not uploads of note

@@ -31,8 +31,17 @@ from gateway.errors import AuthError, Forbidden, GatewayError, InvalidRequest
 from gateway.operations.flowize import FlowizeOperations, check_grant_type
 from gateway.store.consumers import Consumer, ConsumerRepository, ip_allowed
 
-__all__ = ["Presented", "Caller", "presented", "resolve_caller", "upstream", "gateway_mode", "ip_forbidden",
-           "gateway_token", "MISSING"]
+__all__ = [
+    "MISSING",
+    "Caller",
+    "Presented",
+    "gateway_mode",
+    "gateway_token",
+    "ip_forbidden",
+    "presented",
+    "resolve_caller",
+    "upstream",
+]
 
 MISSING = "Missing credentials: send a Bearer token, X-Apikey and X-App, or api_key and app_key."
 WRONG = "The credentials are not correct."

@@ -35,7 +35,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, Reque
 from gateway.errors import GatewayError, RateLimited
 from gateway.rest.negotiation import NO_CACHE, render
 
-__all__ = ["error_body", "classify", "error_response", "install_error_handlers"]
+__all__ = ["classify", "error_body", "error_response", "install_error_handlers"]
 
 log = logging.getLogger("gateway.rest")
 

@@ -18,7 +18,7 @@ from gateway.rest.auth import gateway_mode, upstream
 from gateway.rest.flowize import render_outcome
 from gateway.rest.negotiation import object_body, read_body
 
-__all__ = ["bp", "OPTIONS_ALLOW"]
+__all__ = ["OPTIONS_ALLOW", "bp"]
 
 bp = Blueprint("rest_flowize_environments", __name__)
 

@@ -21,7 +21,7 @@ from gateway.sandbox.control import bp as control_bp
 from gateway.sandbox.faults import FaultMiddleware, FaultSet
 from gateway.sandbox.state import SandboxDB
 
-__all__ = ["create_sandbox_app", "VENDORS"]
+__all__ = ["VENDORS", "create_sandbox_app"]
 
 VENDORS: list[ModuleType] = [flowize, flowcode, exaroutes, flowevents, flowbox]
 

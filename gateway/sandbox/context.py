@@ -11,7 +11,7 @@ from flask import current_app
 from gateway.sandbox.faults import FaultSet
 from gateway.sandbox.state import SandboxDB
 
-__all__ = ["SandboxContext", "RateLimiter", "sandbox"]
+__all__ = ["RateLimiter", "SandboxContext", "sandbox"]
 
 
 class RateLimiter:
@@ -32,7 +32,7 @@ class RateLimiter:
                 start, count = now, 0
             count += 1
             self._counts[key] = (start, count)
-        reset = max(0, int(round(self.window - (now - start))))
+        reset = max(0, round(self.window - (now - start)))
         return count <= self.limit, max(0, self.limit - count), reset
 
     def reset(self) -> None:

@@ -23,10 +23,11 @@ import random
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
-__all__ = ["FaultRule", "FaultSet", "FaultMiddleware"]
+__all__ = ["FaultMiddleware", "FaultRule", "FaultSet"]
 
 ErrorBody = Callable[[str, int], tuple[str, bytes]]  # (path, status) -> (content type, body)
 
@@ -55,9 +56,9 @@ class FaultRule:
     hits: int = field(default=0)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "FaultRule":
+    def from_dict(cls, data: dict[str, Any]) -> FaultRule:
         if not isinstance(data, dict):
-            raise ValueError("a fault rule is a JSON object")
+            raise TypeError("a fault rule is a JSON object")
         allowed = {"path", "method", "latency_ms", "status", "retry_after", "drop", "slow_body_ms", "rate", "times"}
         unknown = set(data) - allowed
         if unknown:

@@ -14,8 +14,9 @@ import io
 import logging
 import re
 import uuid
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 from urllib.parse import parse_qs
 
 from spyne import Application
@@ -29,7 +30,7 @@ from gateway.soap.envelope import TNS, EnvelopeError, parse_envelope
 from gateway.soap.faults import SoapFault, client_fault, fault_element, fault_envelope
 from gateway.soap.service import FlowizeService, SoapCall, SpyneFault
 
-__all__ = ["create_soap_app", "WSDL_PATH", "published_wsdl"]
+__all__ = ["WSDL_PATH", "create_soap_app", "published_wsdl"]
 
 WSDL_PATH = Path(__file__).resolve().parents[2] / "wsdl" / "flowize.wsdl"
 _PACKAGED_WSDL = Path(__file__).resolve().parent / "flowize.wsdl"

@@ -20,7 +20,7 @@ from lxml import etree
 
 from gateway.soap.faults import SOAP11_ENV, SOAP12_ENV
 
-__all__ = ["EnvelopeError", "ParsedEnvelope", "parse_envelope", "OPERATIONS", "TNS"]
+__all__ = ["OPERATIONS", "TNS", "EnvelopeError", "ParsedEnvelope", "parse_envelope"]
 
 TNS = "Flowize"
 OPERATIONS = ("insertSchema", "getSchema", "updateSchema", "deleteSchema", "insertRecord", "getRecord",
@@ -94,9 +94,9 @@ def _find_token(root: etree._Element) -> str | None:
     for el in root.iter():
         if isinstance(el.tag, str) and _local(el.tag) == "AuthenticationHeader":
             for child in el:
-                if isinstance(child.tag, str) and _local(child.tag) in ("AccessToken", "SessionID"):
-                    if child.text and child.text.strip():
-                        return child.text.strip()
+                if (isinstance(child.tag, str) and _local(child.tag) in ("AccessToken", "SessionID")
+                        and child.text and child.text.strip()):
+                    return child.text.strip()
     return None
 
 

@@ -23,10 +23,19 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from gateway.errors import (AuthError, Conflict, Forbidden, GatewayError, InvalidRequest, NotFound, RateLimited,
-                            RequestFailed, UpstreamError)
+from gateway.errors import (
+    AuthError,
+    Conflict,
+    Forbidden,
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    RequestFailed,
+    UpstreamError,
+)
 
-__all__ = ["SoapFault", "fault_for", "fault_element", "fault_envelope", "SOAP11_ENV", "SOAP12_ENV"]
+__all__ = ["SOAP11_ENV", "SOAP12_ENV", "SoapFault", "fault_element", "fault_envelope", "fault_for"]
 
 SOAP11_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from spyne import ComplexModel, Unicode
 
-__all__ = ["Response", "REQUEST_TYPES"]
+__all__ = ["REQUEST_TYPES", "Response"]
 
 TNS = "Flowize"
 _Str = Unicode(sub_ns="", min_occurs=0, nillable=True)
@@ -34,8 +34,8 @@ class Response(ComplexModel):
     """The result of every operation (the WSDL's ``tns:Response``)."""
 
     __namespace__ = TNS
-    _type_info = [("Id", _Str), ("Code", _Str), ("RequestIP", _Str), ("Resource", _Str), ("Message", _Str),
-                  ("Error", _Str)]
+    _type_info = [  # noqa: RUF012 - Spyne reads the declaration as a class attribute
+        ("Id", _Str), ("Code", _Str), ("RequestIP", _Str), ("Resource", _Str), ("Message", _Str), ("Error", _Str)]
 
 
 

@@ -13,8 +13,9 @@ import binascii
 import functools
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from spyne import Fault, ServiceBase, rpc
 
@@ -24,7 +25,7 @@ from gateway.operations.flowize import FlowizeOperations, Outcome
 from gateway.soap.faults import SoapFault, fault_for
 from gateway.soap.models import REQUEST_TYPES, Response, UnqualifiedResponse
 
-__all__ = ["FlowizeService", "SoapCall", "SpyneFault", "WEBHOOK_SAVED"]
+__all__ = ["WEBHOOK_SAVED", "FlowizeService", "SoapCall", "SpyneFault"]
 
 log = logging.getLogger("gateway.soap")
 
@@ -104,7 +105,7 @@ def _guard(method: Callable[..., Response]) -> Callable[..., Response]:
             return method(ctx, call, input_)
         except SpyneFault:
             raise
-        except Exception as exc:  # noqa: BLE001 - the table decides what the client sees
+        except Exception as exc:
             if not hasattr(exc, "status"):
                 log.exception("SOAP %s failed (request id %s)", method.__name__, call.request_id)
             raise SpyneFault(fault_for(exc, call.request_id)) from None
@@ -126,7 +127,7 @@ def _input(value: Any) -> Any:
 
 class FlowizeService(ServiceBase):
     @_op("insertSchema")
-    def insertSchema(ctx, call, input_):  # noqa: N805 - Spyne passes the context first
+    def insertSchema(ctx, call, input_):
         schema = input_ and input_.SchemaObject
         outcome = call.operations.insert_schema(_credentials(call, _input(input_).AuthenticationObject),
                                                 schema and schema.Schema, schema and schema.DataRecord,
@@ -134,12 +135,12 @@ class FlowizeService(ServiceBase):
         return _result(call, outcome, "")
 
     @_op("getSchema")
-    def getSchema(ctx, call, input_):  # noqa: N805
+    def getSchema(ctx, call, input_):
         outcome = call.operations.get_schema(_credentials(call, _input(input_).AuthenticationObject))
         return _result(call, outcome, _text(outcome.resource))
 
     @_op("updateSchema")
-    def updateSchema(ctx, call, input_):  # noqa: N805
+    def updateSchema(ctx, call, input_):
         schema = input_ and input_.SchemaObject
         outcome = call.operations.update_schema(_credentials(call, _input(input_).AuthenticationObject),
                                                 schema and schema.Schema, schema and schema.DataRecord,
@@ -147,12 +148,12 @@ class FlowizeService(ServiceBase):
         return _result(call, outcome, _text(_decode_json(schema.Schema, "Schema")))
 
     @_op("deleteSchema")
-    def deleteSchema(ctx, call, input_):  # noqa: N805
+    def deleteSchema(ctx, call, input_):
         outcome = call.operations.delete_schema(_credentials(call, _input(input_).AuthenticationObject))
         return _result(call, outcome, "")
 
     @_op("insertRecord")
-    def insertRecord(ctx, call, input_):  # noqa: N805
+    def insertRecord(ctx, call, input_):
         record = _input(input_).DataRecordObject
         flow = input_.FlowDiagramObject
         data = _decode_json(record and record.Data, "DataRecordObject/Data")
@@ -163,7 +164,7 @@ class FlowizeService(ServiceBase):
         return _result(call, outcome, _b64(resource.get("data_record", data)))
 
     @_op("getRecord")
-    def getRecord(ctx, call, input_):  # noqa: N805
+    def getRecord(ctx, call, input_):
         record = _input(input_).DataRecordObject
         outcome = call.operations.get_record(_credentials(call, input_.AuthenticationObject),
                                              record and record.Uuid)
@@ -171,7 +172,7 @@ class FlowizeService(ServiceBase):
         return _result(call, outcome, _text(resource.get("data_record")))
 
     @_op("updateRecord")
-    def updateRecord(ctx, call, input_):  # noqa: N805
+    def updateRecord(ctx, call, input_):
         record = _input(input_).DataRecordObject
         data = _decode_json(record and record.Data, "DataRecordObject/Data")
         outcome = call.operations.update_record(_credentials(call, input_.AuthenticationObject),
@@ -179,14 +180,14 @@ class FlowizeService(ServiceBase):
         return _result(call, outcome, _b64(data))
 
     @_op("deleteRecord")
-    def deleteRecord(ctx, call, input_):  # noqa: N805
+    def deleteRecord(ctx, call, input_):
         record = _input(input_).DataRecordObject
         outcome = call.operations.delete_record(_credentials(call, input_.AuthenticationObject),
                                                 record and record.Uuid)
         return _result(call, outcome, "")
 
     @_op("webhook")
-    def webhook(ctx, call, input_):  # noqa: N805
+    def webhook(ctx, call, input_):
         payload = _input(input_).Payload or ""
         try:
             json.loads(payload)
@@ -200,14 +201,14 @@ class FlowizeService(ServiceBase):
         return _result(call, outcome, _text(outcome.resource))
 
     @_op("getFlowDiagram")
-    def getFlowDiagram(ctx, call, input_):  # noqa: N805
+    def getFlowDiagram(ctx, call, input_):
         flow = _input(input_).FlowDiagramObject
         outcome = call.operations.get_flow_diagram(_credentials(call, input_.AuthenticationObject),
                                                    flow and flow.Flow, flow and flow.FlowId)
         return _result(call, outcome, _text(outcome.resource))
 
     @_op("changeFlowStatus")
-    def changeFlowStatus(ctx, call, input_):  # noqa: N805
+    def changeFlowStatus(ctx, call, input_):
         flow = _input(input_).FlowDiagramObject
         outcome = call.operations.change_flow_status(_credentials(call, input_.AuthenticationObject),
                                                      flow and flow.FlowId, flow and flow.Status)

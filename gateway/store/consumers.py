@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from gateway.store.db import Store
 from gateway.store.models import RestConsumer
 
-__all__ = ["Consumer", "ConsumerRepository", "NewConsumer", "hash_key", "UPSTREAM_STYLES"]
+__all__ = ["UPSTREAM_STYLES", "Consumer", "ConsumerRepository", "NewConsumer", "hash_key"]
 
 KEY_PREFIX = "fg_"
 UPSTREAM_STYLES = ("", "apikey", "url", "oauth")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, Float, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "UpstreamToken", "VendorArchive", "RestConsumer"]
+__all__ = ["Base", "RestConsumer", "UpstreamToken", "VendorArchive"]
 
 
 class Base(DeclarativeBase):

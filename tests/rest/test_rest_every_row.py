@@ -4,9 +4,9 @@ documented auth styles and in JSON and XML: the "Done when" of the REST front do
 from __future__ import annotations
 
 import pytest
+from support import DEMO_OAUTH, b64json
 
 from gateway.xmlshape import from_xml
-from support import DEMO_OAUTH, b64json
 
 SCHEMA = {"schema": b64json({"type": "object"}), "data_record": b64json({"client": []}), "url": "www.example.nl"}
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import uuid as uuidlib
 
 import pytest
-from support import DEMO_HEADERS, DEMO_PARAMS
 from lxml import etree
+from support import DEMO_HEADERS, DEMO_PARAMS
 
 DATA = {"client": [{"uuid": "c-1", "name": "Ada", "age": 36}]}
 

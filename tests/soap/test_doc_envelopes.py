@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from support import b64json, doc_envelope
 
 OPERATIONS = ["insertSchema", "getSchema", "updateSchema", "deleteSchema", "insertRecord", "getRecord",
@@ -22,7 +21,7 @@ def fill(envelope: str, **values: str) -> str:
     for name, value in values.items():
         pattern = re.compile(rf"(<{name}\b[^>]*>)\?(</{name}>)")
         assert pattern.search(envelope), f"{name} not in the example"
-        envelope = pattern.sub(lambda m: m.group(1) + value + m.group(2), envelope)
+        envelope = pattern.sub(lambda m, v=value: m.group(1) + v + m.group(2), envelope)
     return envelope
 
 

@@ -6,7 +6,6 @@ import time
 
 import pytest
 import requests
-
 from support import gateway_with
 
 BILLION_LAUGHS = """<?xml version="1.0"?>
@@ -38,8 +37,8 @@ CASES = {
     "no body": ('<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"/>', "no Body"),
     "empty body": ('<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body/></s:Envelope>',
                    "Body is empty"),
-    "unknown operation": ('<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
-                          '<m:dropTables xmlns:m="Flowize"/></s:Body></s:Envelope>', "Unknown operation"),
+    "unknown operation": (('<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
+                           '<m:dropTables xmlns:m="Flowize"/></s:Body></s:Envelope>'), "Unknown operation"),
     "truncated": ('<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:getSchema', "not well"),
 }
 

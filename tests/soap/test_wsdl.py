@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import requests
 from lxml import etree
-
 from support import gateway_with
 
 WSDL_FILE = Path(__file__).resolve().parents[2] / "wsdl" / "flowize.wsdl"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Blueprint, request
 
@@ -48,7 +48,7 @@ def webhook(uri: str | None = None):
     except (ValueError, UnicodeDecodeError):
         data = {"raw": raw.decode("utf-8", "replace")}  # the payload "is dynamically from external resources"
     ident = secrets.token_hex(12)
-    created = datetime.now(timezone.utc).astimezone().replace(microsecond=0).isoformat()
+    created = datetime.now(UTC).astimezone().replace(microsecond=0).isoformat()
     flow = db.one("SELECT * FROM fz_flows WHERE id = ?", (hook["flow_id"],))
     if flow is None:
         raise FlowizeError(404, f"The flow of webhook '{uri}' doesn't exist.")

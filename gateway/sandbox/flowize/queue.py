@@ -14,7 +14,7 @@ from flask import Blueprint, request
 
 from gateway.sandbox.context import sandbox
 from gateway.sandbox.flowize.auth import authenticate
-from gateway.sandbox.flowize.records import STATUS_NAMES, WRITE_SCOPES, READ_SCOPES, find_flow
+from gateway.sandbox.flowize.records import READ_SCOPES, STATUS_NAMES, WRITE_SCOPES, find_flow
 from gateway.sandbox.flowize.wire import FlowizeError, envelope, json_body, respond
 from gateway.sandbox.state import now_str
 

@@ -76,7 +76,7 @@ def parse_atom(value: str) -> str:
     """``X-Executiontime``: empty means run now; else an ATOM date such as 2005-08-15T15:52:01+00:00."""
     text = value.strip()
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text)
     except ValueError:
         moment = None
     # ATOM is a full date-time with an offset; Python would also take a bare date or a naive time.
