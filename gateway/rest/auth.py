@@ -28,6 +28,7 @@ from flask import current_app, g, request
 
 from gateway.connectors.flowize_auth import FlowizeCredentials
 from gateway.errors import AuthError, Forbidden, GatewayError, InvalidRequest
+from gateway.flowize_wire import bearer_token
 from gateway.operations.flowize import FlowizeOperations, check_grant_type
 from gateway.store.consumers import Consumer, ConsumerRepository, ip_allowed
 
@@ -87,11 +88,7 @@ class Caller:
 
 
 def _bearer() -> str | None:
-    for name in ("Authorization", "Authentication"):
-        value = request.headers.get(name, "")
-        if value[:7].lower() == "bearer ":
-            return value[7:].strip()
-    return None
+    return bearer_token(request.headers)
 
 
 def presented() -> Presented:

@@ -22,7 +22,9 @@ from typing import Any
 from flask import Response, request
 
 from gateway.errors import InvalidRequest
-from gateway.xmlshape import from_xml, to_xml
+from gateway.flowize_wire import NO_CACHE, negotiate
+from gateway.flowize_wire import render as render_as
+from gateway.xmlshape import from_xml
 
 __all__ = [
     "NO_CACHE",
@@ -35,37 +37,16 @@ __all__ = [
     "wanted_format",
 ]
 
-# PHP session defaults the vendor sends with every documented response; kept for fidelity (H3).
-NO_CACHE = {"Expires": "Thu, 19 Nov 1981 08:52:00 GMT", "Pragma": "no-cache", "Cache-Control": "no-cache"}
 FIELDS_PARAM = "fields"
-_FORMATS = (("xml", "xml"), ("json", "json"), ("text/plain", "text"))
-
-
-def _format_of(mimetype: str) -> str | None:
-    value = mimetype.lower()
-    for marker, fmt in _FORMATS:
-        if marker in value:
-            return fmt
-    return None
 
 
 def wanted_format() -> str:
-    """``json``, ``xml`` or ``text``, by ``Accept`` quality, else ``Content-Type``, else JSON."""
-    for mimetype, quality in request.accept_mimetypes:  # sorted by quality
-        fmt = _format_of(mimetype) if quality > 0 else None
-        if fmt:
-            return fmt
-    return _format_of(request.headers.get("Content-Type", "")) or "json"
+    """``json``, ``xml`` or ``text``, as the vendor decides it (gateway/flowize_wire.py)."""
+    return negotiate(request.accept_mimetypes, request.headers.get("Content-Type", ""))
 
 
 def render(body: Any, fmt: str | None = None) -> tuple[bytes, str]:
-    fmt = fmt or wanted_format()
-    if fmt == "xml":
-        return to_xml(body), "application/xml; charset=utf-8"
-    if fmt == "text" and isinstance(body, str):
-        return body.encode("utf-8"), "text/plain; charset=utf-8"
-    ctype = "text/plain; charset=utf-8" if fmt == "text" else "application/json; charset=utf-8"
-    return json.dumps(body, ensure_ascii=False).encode("utf-8"), ctype
+    return render_as(body, fmt or wanted_format())
 
 
 # -- selectable output fields ----------------------------------------------------------------------

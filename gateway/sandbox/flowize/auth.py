@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, request
 
+from gateway.flowize_wire import bearer_token
 from gateway.sandbox.context import sandbox
 from gateway.sandbox.flowize.wire import FlowizeError, request_ip, respond
 
@@ -36,11 +37,7 @@ class Caller:
 
 
 def _bearer() -> str | None:
-    for name in ("Authorization", "Authentication"):
-        value = request.headers.get(name, "")
-        if value[:7].lower() == "bearer ":
-            return value[7:].strip()
-    return None
+    return bearer_token(request.headers)
 
 
 def credential_key() -> str:

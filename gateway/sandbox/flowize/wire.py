@@ -14,12 +14,11 @@ from typing import Any
 from flask import Response, request
 from lxml import etree
 
-from gateway.xmlshape import to_xml
+from gateway.flowize_wire import NO_CACHE, negotiate
+from gateway.flowize_wire import render as render_as
 
 __all__ = ["FlowizeError", "envelope", "error_body", "json_body", "request_ip", "respond", "wanted_format"]
 
-# PHP session defaults the vendor leaks in every documented response; kept for fidelity.
-_NO_CACHE = {"Expires": "Thu, 19 Nov 1981 08:52:00 GMT", "Pragma": "no-cache", "Cache-Control": "no-cache"}
 
 MESSAGES = {
     400: "Bad Request",
@@ -65,45 +64,21 @@ def envelope(resource: Any, message: str, code: int = 200, id_: str = "ok") -> d
             "message": message, "error": None}
 
 
-def _format_of(mimetype: str) -> str | None:
-    value = mimetype.lower()
-    if "xml" in value:
-        return "xml"
-    if "json" in value:
-        return "json"
-    if "text/plain" in value:
-        return "text"
-    return None
-
-
 def wanted_format() -> str:
-    """``json``, ``xml`` or ``text``: a specific ``Accept`` wins, else ``Content-Type`` (the keystore
-    and tables sections say Content-Type "determines the format of the output"), else JSON.
-
-    ``Accept`` is read by quality: ``application/json, application/xml;q=0.5`` is JSON."""
-    for mimetype, quality in request.accept_mimetypes:  # werkzeug sorts these by quality
-        fmt = _format_of(mimetype) if quality > 0 else None
-        if fmt:
-            return fmt
-    return _format_of(request.headers.get("Content-Type", "")) or "json"
+    """``json``, ``xml`` or ``text``: ``Accept`` by quality, else ``Content-Type`` (the keystore and
+    tables sections say Content-Type "determines the format of the output"), else JSON."""
+    return negotiate(request.accept_mimetypes, request.headers.get("Content-Type", ""))
 
 
 def render(body: Any, fmt: str | None = None) -> tuple[bytes, str]:
-    fmt = fmt or wanted_format()
-    if fmt == "xml":
-        return to_xml(body), "application/xml; charset=utf-8"
-    if fmt == "text" and isinstance(body, str):
-        return body.encode("utf-8"), "text/plain; charset=utf-8"
-    if fmt == "text":
-        return json.dumps(body, ensure_ascii=False).encode("utf-8"), "text/plain; charset=utf-8"
-    return json.dumps(body, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8"
+    return render_as(body, fmt or wanted_format())
 
 
 def respond(body: Any, status: int = 200, *, fmt: str | None = None, last_modified: str | None = None,
             headers: dict[str, str] | None = None) -> Response:
     data, ctype = render(body, fmt)
     resp = Response(data, status=status, content_type=ctype)
-    resp.headers.update(_NO_CACHE)
+    resp.headers.update(NO_CACHE)
     if headers:
         resp.headers.update(headers)
     if request.method in ("GET", "HEAD") and status == 200:
@@ -113,7 +88,7 @@ def respond(body: Any, status: int = 200, *, fmt: str | None = None, last_modifi
             resp.headers["Last-Modified"] = last_modified
         if etag in request.if_none_match:
             not_modified = Response(b"", status=304, content_type=ctype)
-            not_modified.headers.update(_NO_CACHE)
+            not_modified.headers.update(NO_CACHE)
             not_modified.set_etag(etag)
             not_modified.headers["Content-Length"] = "0"
             return not_modified
@@ -123,7 +98,7 @@ def respond(body: Any, status: int = 200, *, fmt: str | None = None, last_modifi
 def error_response(err: FlowizeError) -> Response:
     data, ctype = render(error_body(err.code, err.message))
     resp = Response(data, status=err.status, content_type=ctype)
-    resp.headers.update(_NO_CACHE)
+    resp.headers.update(NO_CACHE)
     resp.headers.update(err.headers)
     return resp
 

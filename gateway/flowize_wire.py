@@ -1,0 +1,59 @@
+"""Flowize's HTTP conventions, shared by the vendor emulator and the gateway's Flowize REST surface,
+which must speak exactly alike: format negotiation, rendering, the bearer header, no-cache headers.
+
+flowize-api.txt: "Response format negotiation (supporting JSON and XML by default)"; the keystore and
+tables sections say the request's Content-Type "determines the format of the output"; the PHP
+example spells the bearer header ``Authentication:`` (decisions H3, H4, A4).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from werkzeug.datastructures import Headers, MIMEAccept
+
+from gateway.xmlshape import to_xml
+
+__all__ = ["NO_CACHE", "bearer_token", "format_of", "negotiate", "render"]
+
+# PHP session defaults the vendor sends with every documented response; kept for fidelity (H3).
+NO_CACHE = {"Expires": "Thu, 19 Nov 1981 08:52:00 GMT", "Pragma": "no-cache", "Cache-Control": "no-cache"}
+_FORMATS = (("xml", "xml"), ("json", "json"), ("text/plain", "text"))
+
+
+def format_of(mimetype: str) -> str | None:
+    value = mimetype.lower()
+    for marker, fmt in _FORMATS:
+        if marker in value:
+            return fmt
+    return None
+
+
+def negotiate(accept: MIMEAccept, content_type: str) -> str:
+    """``json``, ``xml`` or ``text``: ``Accept`` by quality (``application/json, application/xml;q=0.5``
+    is JSON), else the request's ``Content-Type``, else JSON."""
+    for mimetype, quality in accept:  # werkzeug sorts these by quality
+        fmt = format_of(mimetype) if quality > 0 else None
+        if fmt:
+            return fmt
+    return format_of(content_type) or "json"
+
+
+def render(body: Any, fmt: str) -> tuple[bytes, str]:
+    """The body in ``fmt``, and its Content-Type; plain text keeps strings as they are."""
+    if fmt == "xml":
+        return to_xml(body), "application/xml; charset=utf-8"
+    if fmt == "text" and isinstance(body, str):
+        return body.encode("utf-8"), "text/plain; charset=utf-8"
+    ctype = "text/plain; charset=utf-8" if fmt == "text" else "application/json; charset=utf-8"
+    return json.dumps(body, ensure_ascii=False).encode("utf-8"), ctype
+
+
+def bearer_token(headers: Headers) -> str | None:
+    for name in ("Authorization", "Authentication"):
+        value = headers.get(name, "") or ""
+        if value[:7].lower() == "bearer ":
+            return value[7:].strip()
+    return None
