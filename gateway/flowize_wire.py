@@ -9,7 +9,6 @@ example spells the bearer header ``Authentication:`` (decisions H3, H4, A4).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from werkzeug.datastructures import Headers, MIMEAccept
