@@ -8,14 +8,16 @@ example spells the bearer header ``Authentication:`` (decisions H3, H4, A4).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
-from werkzeug.datastructures import Headers, MIMEAccept
+from flask import Response
+from werkzeug.datastructures import ETags, Headers, MIMEAccept
 
 from gateway.xmlshape import to_xml
 
-__all__ = ["NO_CACHE", "bearer_token", "format_of", "negotiate", "render"]
+__all__ = ["NO_CACHE", "bearer_token", "format_of", "negotiate", "render", "response"]
 
 # PHP session defaults the vendor sends with every documented response; kept for fidelity (H3).
 NO_CACHE = {"Expires": "Thu, 19 Nov 1981 08:52:00 GMT", "Pragma": "no-cache", "Cache-Control": "no-cache"}
@@ -56,3 +58,23 @@ def bearer_token(headers: Headers) -> str | None:
         if value[:7].lower() == "bearer ":
             return value[7:].strip()
     return None
+
+
+def response(data: bytes, ctype: str, status: int, *, method: str, if_none_match: ETags,
+             headers: dict[str, str] | None = None) -> Response:
+    """The HTTP response, with the vendor's ETag (MD5 of the body) on a GET's 200 and 304 with an empty
+    body when ``If-None-Match`` already holds it (the doc's ETag section)."""
+    resp = Response(data, status=status, content_type=ctype)
+    resp.headers.update(NO_CACHE)
+    if headers:
+        resp.headers.update(headers)
+    if method in ("GET", "HEAD") and status == 200:
+        etag = hashlib.md5(data).hexdigest()
+        resp.set_etag(etag)
+        if etag in if_none_match:
+            not_modified = Response(b"", status=304, content_type=ctype)
+            not_modified.headers.update(NO_CACHE)
+            not_modified.set_etag(etag)
+            not_modified.headers["Content-Length"] = "0"
+            return not_modified
+    return resp

@@ -15,14 +15,13 @@ and HEAD), "ETag" (``If-None-Match`` -> 304 with an empty body) and the keystore
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
 from flask import Response, request
 
 from gateway.errors import InvalidRequest
-from gateway.flowize_wire import NO_CACHE, negotiate
+from gateway.flowize_wire import NO_CACHE, negotiate, response
 from gateway.flowize_wire import render as render_as
 from gateway.xmlshape import from_xml
 
@@ -96,20 +95,8 @@ def respond(body: Any, status: int = 200, *, headers: dict[str, str] | None = No
     if tree is not None and 200 <= status < 300:
         body = select_fields(body, tree)
     data, ctype = (b"", "application/json; charset=utf-8") if body is None else render(body)
-    resp = Response(data, status=status, content_type=ctype)
-    resp.headers.update(NO_CACHE)
-    if headers:
-        resp.headers.update(headers)
-    if request.method in ("GET", "HEAD") and status == 200:
-        etag = hashlib.md5(data).hexdigest()
-        resp.set_etag(etag)
-        if etag in request.if_none_match:
-            not_modified = Response(b"", status=304, content_type=ctype)
-            not_modified.headers.update(NO_CACHE)
-            not_modified.set_etag(etag)
-            not_modified.headers["Content-Length"] = "0"
-            return not_modified
-    return resp
+    return response(data, ctype, status, method=request.method, if_none_match=request.if_none_match,
+                    headers=headers)
 
 
 # -- request bodies --------------------------------------------------------------------------------

@@ -7,14 +7,13 @@ If-None-Match section, and the one documented error body (the 429 example):
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
 from flask import Response, request
 from lxml import etree
 
-from gateway.flowize_wire import NO_CACHE, negotiate
+from gateway.flowize_wire import NO_CACHE, negotiate, response
 from gateway.flowize_wire import render as render_as
 
 __all__ = ["FlowizeError", "envelope", "error_body", "json_body", "request_ip", "respond", "wanted_format"]
@@ -77,22 +76,9 @@ def render(body: Any, fmt: str | None = None) -> tuple[bytes, str]:
 def respond(body: Any, status: int = 200, *, fmt: str | None = None, last_modified: str | None = None,
             headers: dict[str, str] | None = None) -> Response:
     data, ctype = render(body, fmt)
-    resp = Response(data, status=status, content_type=ctype)
-    resp.headers.update(NO_CACHE)
-    if headers:
-        resp.headers.update(headers)
-    if request.method in ("GET", "HEAD") and status == 200:
-        etag = hashlib.md5(data).hexdigest()
-        resp.set_etag(etag)
-        if last_modified:
-            resp.headers["Last-Modified"] = last_modified
-        if etag in request.if_none_match:
-            not_modified = Response(b"", status=304, content_type=ctype)
-            not_modified.headers.update(NO_CACHE)
-            not_modified.set_etag(etag)
-            not_modified.headers["Content-Length"] = "0"
-            return not_modified
-    return resp
+    extra = {**(headers or {}), **({"Last-Modified": last_modified} if last_modified else {})}
+    return response(data, ctype, status, method=request.method, if_none_match=request.if_none_match,
+                    headers=extra)
 
 
 def error_response(err: FlowizeError) -> Response:
