@@ -95,6 +95,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     Store(settings.effective_database_url).migrate()  # once, before the workers fork
+    if settings.rest_rate_limit_storage.startswith("memory") and settings.workers > 1:
+        print(f"flowgate: rate limits are counted per worker ({settings.workers} workers, in memory); "
+              "set GATEWAY_REST_RATE_LIMIT_STORAGE=redis://... for one exact limit", file=sys.stderr)
     sandbox: subprocess.Popen[bytes] | None = None
     if settings.embedded and not args.no_sandbox:
         sandbox = subprocess.Popen([sys.executable, "-m", "gateway.cli", "sandbox"], preexec_fn=_die_with_parent)  # noqa: PLW1509 - no threads yet
