@@ -76,12 +76,16 @@ def main() -> int:
                                 headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'})
             assert resp.status_code == 200 and b"<Code>200</Code>" in resp.content, resp.content[:500]
 
+        def rest_via_gateway() -> None:
+            assert session.get(gateway + "/v1/record", headers=direct_headers, timeout=10).status_code == 200
+
         def healthz() -> None:
             assert session.get(gateway + "/healthz", timeout=10).status_code == 200
 
         scenarios: dict[str, Callable[[], None]] = {
             "direct REST GET /v1/record (sandbox)": direct_rest,
             "SOAP getRecord via gateway": soap_get_record,
+            "REST GET /v1/record via gateway": rest_via_gateway,
             "gateway GET /healthz": healthz,
         }
         timings: dict[str, list[float]] = {name: [] for name in scenarios}
@@ -105,9 +109,11 @@ def main() -> int:
         p50, p99 = _percentile(values, 50), _percentile(values, 99)
         print(f"{name:42} {p50:8.2f} {p99:8.2f} {statistics.fmean(values):8.2f} "
               f"{p50 / base50:6.2f} {p99 / base99:6.2f}")
-    soap = timings["SOAP getRecord via gateway"]
-    print(f"\nadded latency of SOAP getRecord over the direct REST call: "
-          f"p50 {_percentile(soap, 50) - base50:+.2f} ms, p99 {_percentile(soap, 99) - base99:+.2f} ms")
+    print()
+    for name in ("SOAP getRecord via gateway", "REST GET /v1/record via gateway"):
+        values = timings[name]
+        print(f"added latency of {name} over the direct REST call: "
+              f"p50 {_percentile(values, 50) - base50:+.2f} ms, p99 {_percentile(values, 99) - base99:+.2f} ms")
     return 0
 
 
