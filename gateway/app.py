@@ -19,6 +19,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from gateway.config import Settings
 from gateway.http import request_id_var
+from gateway.metrics import MetricsMiddleware, render_metrics
 from gateway.services import Services
 
 __all__ = ["create_app"]
@@ -61,6 +62,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     def healthz():
         return jsonify({"status": "ok"})
 
+    @app.get("/metrics")
+    def metrics():
+        data, content_type = render_metrics()
+        return Response(data, content_type=content_type)
+
     @app.get("/readyz")
     def readyz():
         checks = {"database": services.store.ping()}
@@ -81,5 +87,5 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     mounted: dict[str, Callable[..., Any]] = {"/v1/soap": create_soap_app(services.flowize, settings),
                                               **(mounts or {})}
-    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, mounted)  # type: ignore[method-assign]
+    app.wsgi_app = MetricsMiddleware(DispatcherMiddleware(app.wsgi_app, mounted))  # type: ignore[method-assign]
     return app

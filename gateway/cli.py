@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -88,12 +89,22 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _metrics_folder(settings: Settings) -> None:
+    """Gunicorn workers are processes: prometheus_client adds their numbers up from files in this
+    folder. It must be set before the metrics library loads, and emptied at each start."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.path.abspath(os.path.join(settings.data_dir, "metrics"))
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _metrics_folder(settings)
     from gateway.app import create_app
     from gateway.server import gunicorn_options, run_gunicorn
     from gateway.store import Store
 
-    settings = _settings(args)
     Store(settings.effective_database_url).migrate()  # once, before the workers fork
     if settings.rest_rate_limit_storage.startswith("memory") and settings.workers > 1:
         print(f"flowgate: rate limits are counted per worker ({settings.workers} workers, in memory); "
@@ -116,6 +127,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                threads=settings.threads, trust_proxy=settings.trust_proxy,
                                log_level=settings.log_level)
     options["when_ready"] = when_ready
+    options["child_exit"] = lambda _server, worker: _mark_dead(worker.pid)
     try:
         run_gunicorn(lambda: create_app(settings), options)
     finally:
@@ -126,6 +138,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 sandbox.kill()
     return 0
+
+
+def _mark_dead(pid: int) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

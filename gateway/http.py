@@ -29,7 +29,8 @@ from urllib3.exceptions import MaxRetryError, ReadTimeoutError, ResponseError
 from urllib3.util.retry import Retry
 
 from gateway.config import Settings
-from gateway.errors import RateLimited, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from gateway.errors import GatewayError, RateLimited, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from gateway.metrics import observe_upstream
 from gateway.redact import redact_text, redact_url
 
 __all__ = ["HttpClient", "current_request_id", "request_id_var"]
@@ -189,22 +190,33 @@ class HttpClient:
         session = self._session_for("auto" if retry is None else "always" if retry else "never")
         shown = f"{method} {redact_url(requests.Request(method, url, params=params).prepare().url or url)}"
         started = time.perf_counter()
+        host = urlsplit(url).netloc
         try:
-            response = session.request(method, url, headers=headers, params=params, json=json, data=data,
-                                       timeout=timeout or self.timeout, auth=auth, allow_redirects=False)
+            response = self._request(session, method, url, shown, headers=headers, params=params, json=json,
+                                     data=data, timeout=timeout or self.timeout, auth=auth)
+        except GatewayError as exc:
+            observe_upstream(host, method, type(exc).__name__, time.perf_counter() - started)
+            raise
+        observe_upstream(host, method, str(response.status_code), time.perf_counter() - started)
+        return self._finish(response, shown, started, window_key)
+
+    def _request(self, session: requests.Session, method: str, url: str, shown: str, *,
+                 timeout: Any, **kwargs: Any) -> requests.Response:
+        """One call through ``session``; requests' exceptions become the project's tree here."""
+        try:
+            return session.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
         except requests.exceptions.RetryError:
             raise UpstreamError(f"{shown}: still failing after {self._retries} retries") from None
         except (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout):
-            raise UpstreamTimeout(f"{shown}: no answer within {timeout or self.timeout} s") from None
+            raise UpstreamTimeout(f"{shown}: no answer within {timeout} s") from None
         except requests.exceptions.ConnectionError as exc:
             # A read timeout that used up the retries reaches us as MaxRetryError(ReadTimeoutError),
             # which requests reports as ConnectionError, not ReadTimeout: it is still a timeout.
             if isinstance(getattr(exc.args[0] if exc.args else None, "reason", None), ReadTimeoutError):
-                raise UpstreamTimeout(f"{shown}: no answer within {timeout or self.timeout} s") from None
+                raise UpstreamTimeout(f"{shown}: no answer within {timeout} s") from None
             raise UpstreamUnavailable(f"{shown}: connection failed") from None
         except requests.exceptions.RequestException:
             raise UpstreamError(f"{shown}: the request failed") from None
-        return self._finish(response, shown, started, window_key)
 
     def _finish(self, response: requests.Response, shown: str, started: float, window_key: str) -> requests.Response:
         self._note_window(window_key, response.headers)

@@ -110,3 +110,14 @@ def test_the_printed_example_call_works_as_pasted(served):
     assert base in curl
     out = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=20, check=False).stdout
     assert "<Code>200</Code>" in out and "getRecordResponse" in out
+
+
+def test_metrics_add_up_every_gunicorn_worker(served):
+    _, base, _ = served
+    for _ in range(30):
+        requests.get(base + "/healthz", timeout=5)
+    text = requests.get(base + "/metrics", timeout=5).text
+    line = next(ln for ln in text.splitlines()
+                if ln.startswith("flowgate_requests_total{") and 'door="probe"' in ln and 'status="200"' in ln
+                and 'method="GET"' in ln)
+    assert float(line.rsplit(" ", 1)[1]) >= 30  # whichever worker answered each request

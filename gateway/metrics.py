@@ -1,0 +1,89 @@
+"""Prometheus metrics: what comes in (per front door) and what goes out (per vendor host).
+
+    flowgate_requests_total{door, method, status}        requests answered, by front door
+    flowgate_request_duration_seconds{door}              their latency
+    flowgate_upstream_requests_total{host, method, outcome}   vendor calls: HTTP status, or the
+                                                         error class when no response came back
+    flowgate_upstream_duration_seconds{host}             their latency
+
+``GET /metrics`` serves them in the Prometheus text format. Under gunicorn every worker is its own
+process: ``flowgate serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder before the workers
+start, and the endpoint then adds up every worker's numbers (prometheus_client's multiprocess mode).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+__all__ = ["MetricsMiddleware", "door_of", "observe_upstream", "render_metrics"]
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+REQUESTS = Counter("flowgate_requests_total", "Requests answered by the gateway.", ["door", "method", "status"])
+REQUEST_SECONDS = Histogram("flowgate_request_duration_seconds", "Time to answer a request.", ["door"],
+                            buckets=_BUCKETS)
+UPSTREAM = Counter("flowgate_upstream_requests_total", "Calls to vendor APIs.", ["host", "method", "outcome"])
+UPSTREAM_SECONDS = Histogram("flowgate_upstream_duration_seconds", "Time a vendor took to answer.", ["host"],
+                             buckets=_BUCKETS)
+
+
+def door_of(path: str) -> str:
+    """A small fixed set of label values, whatever paths clients try."""
+    if path.startswith("/v1/soap"):
+        return "soap"
+    if path.startswith("/v1/") or path == "/v1":
+        return "rest"
+    if path in ("/healthz", "/readyz", "/metrics"):
+        return "probe"
+    if path.startswith(("/openapi.json", "/docs")):
+        return "docs"
+    return "other"
+
+
+def observe_upstream(host: str, method: str, outcome: str, seconds: float) -> None:
+    UPSTREAM.labels(host, method, outcome).inc()
+    UPSTREAM_SECONDS.labels(host).observe(seconds)
+
+
+def render_metrics() -> tuple[bytes, str]:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST
+
+
+class MetricsMiddleware:
+    """Counts and times every request, whichever front door answers it."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]):
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        started = time.perf_counter()
+        seen: dict[str, str] = {}
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            seen["status"] = status.split(" ", 1)[0]
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+        door = door_of(environ.get("PATH_INFO", ""))
+        method = environ.get("REQUEST_METHOD", "GET")
+        try:
+            return self.app(environ, start)
+        finally:
+            REQUESTS.labels(door, method if method in _METHODS else "other", seen.get("status", "500")).inc()
+            REQUEST_SECONDS.labels(door).observe(time.perf_counter() - started)
