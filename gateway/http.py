@@ -72,6 +72,11 @@ def _redact_library_logs() -> None:
             logger.addFilter(_log_filter)
 
 
+def _shown(method: str, url: str, params: Any) -> str:
+    """``METHOD url`` for messages, with the query parameters and secrets masked."""
+    return f"{method} {redact_url(requests.Request(method, url, params=params).prepare().url or url)}"
+
+
 class _CappedRetry(Retry):
     """urllib3's Retry, but a ``Retry-After`` longer than ``max_retry_after`` is not waited for:
     the 429/503 goes straight back to the caller, who maps it to RateLimited with the vendor's delay."""
@@ -188,41 +193,43 @@ class HttpClient:
         window_key = self._window_key(url, headers, params)
         self._check_window(window_key)
         session = self._session_for("auto" if retry is None else "always" if retry else "never")
-        shown = f"{method} {redact_url(requests.Request(method, url, params=params).prepare().url or url)}"
         started = time.perf_counter()
         host = urlsplit(url).netloc
         try:
-            response = self._request(session, method, url, shown, headers=headers, params=params, json=json,
+            response = self._request(session, method, url, headers=headers, params=params, json=json,
                                      data=data, timeout=timeout or self.timeout, auth=auth)
         except GatewayError as exc:
             observe_upstream(host, method, type(exc).__name__, time.perf_counter() - started)
             raise
         observe_upstream(host, method, str(response.status_code), time.perf_counter() - started)
-        return self._finish(response, shown, started, window_key)
+        return self._finish(response, started, window_key)
 
-    def _request(self, session: requests.Session, method: str, url: str, shown: str, *,
+    def _request(self, session: requests.Session, method: str, url: str, *,
                  timeout: Any, **kwargs: Any) -> requests.Response:
         """One call through ``session``; requests' exceptions become the project's tree here."""
         try:
             return session.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
-        except requests.exceptions.RetryError:
-            raise UpstreamError(f"{shown}: still failing after {self._retries} retries") from None
-        except (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout):
-            raise UpstreamTimeout(f"{shown}: no answer within {timeout} s") from None
-        except requests.exceptions.ConnectionError as exc:
-            # A read timeout that used up the retries reaches us as MaxRetryError(ReadTimeoutError),
-            # which requests reports as ConnectionError, not ReadTimeout: it is still a timeout.
-            if isinstance(getattr(exc.args[0] if exc.args else None, "reason", None), ReadTimeoutError):
-                raise UpstreamTimeout(f"{shown}: no answer within {timeout} s") from None
-            raise UpstreamUnavailable(f"{shown}: connection failed") from None
-        except requests.exceptions.RequestException:
-            raise UpstreamError(f"{shown}: the request failed") from None
+        except requests.exceptions.RequestException as exc:
+            raise self._translate(exc, _shown(method, url, kwargs.get("params")), timeout) from None
 
-    def _finish(self, response: requests.Response, shown: str, started: float, window_key: str) -> requests.Response:
+    def _translate(self, exc: requests.exceptions.RequestException, shown: str, timeout: Any) -> GatewayError:
+        if isinstance(exc, requests.exceptions.RetryError):
+            return UpstreamError(f"{shown}: still failing after {self._retries} retries")
+        # A read timeout that used up the retries reaches us as MaxRetryError(ReadTimeoutError),
+        # which requests reports as ConnectionError, not ReadTimeout: it is still a timeout.
+        retried_timeout = isinstance(getattr(exc.args[0] if exc.args else None, "reason", None), ReadTimeoutError)
+        if isinstance(exc, requests.exceptions.Timeout) or retried_timeout:
+            return UpstreamTimeout(f"{shown}: no answer within {timeout} s")
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            return UpstreamUnavailable(f"{shown}: connection failed")
+        return UpstreamError(f"{shown}: the request failed")
+
+    def _finish(self, response: requests.Response, started: float, window_key: str) -> requests.Response:
         self._note_window(window_key, response.headers)
-        log.info("%s -> %s in %.1f ms", shown, response.status_code,
-                 (time.perf_counter() - started) * 1000,
-                 extra={"request_id": request_id_var.get()})
+        if log.isEnabledFor(logging.INFO):  # the redacted URL is only worth building for a log line
+            log.info("%s %s -> %s in %.1f ms", response.request.method, redact_url(response.request.url or ""),
+                     response.status_code, (time.perf_counter() - started) * 1000,
+                     extra={"request_id": request_id_var.get()})
         return response
 
     # -- rate-limit awareness ------------------------------------------------------------------

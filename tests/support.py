@@ -111,3 +111,10 @@ def fast_http_client(**overrides):
               "http_max_retry_after": 2.0}
     values.update(overrides)
     return HttpClient(Settings(**values))
+
+
+def add_fault(sandbox_url: str, **rule) -> int:
+    """Switch on a sandbox fault rule (gateway/sandbox/faults.py); returns its id."""
+    resp = requests.post(sandbox_url + "/_sandbox/faults", json=rule, timeout=5)
+    resp.raise_for_status()
+    return resp.json()["id"]

@@ -14,7 +14,7 @@ import pytest
 import requests
 import zxingcpp
 from PIL import Image
-from support import fast_http_client, migrated_store
+from support import add_fault, migrated_store
 
 import gateway.connectors.exaroutes as exaroutes_module
 from gateway.config import Settings
@@ -90,16 +90,6 @@ def test_archive_repr_leaves_the_content_out():
 
 
 # -- the connector --------------------------------------------------------------------------------------
-@pytest.fixture
-def http():
-    client = fast_http_client()
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def slept() -> list[float]:
-    return []
 
 
 def make(http, sandbox_url, archives, slept=None, **kw) -> ExaRoutesConnector:
@@ -116,11 +106,6 @@ def connector(http, sandbox_url, archives, slept):
 def knobs(sandbox_url: str, **values) -> None:
     requests.patch(sandbox_url + "/_sandbox/exaroutes", json=values, timeout=5).raise_for_status()
 
-
-def fault(sandbox_url: str, **rule) -> int:
-    resp = requests.post(sandbox_url + "/_sandbox/faults", json=rule, timeout=5)
-    resp.raise_for_status()
-    return resp.json()["id"]
 
 
 def hits(sandbox_url: str, rule_id: int) -> int:
@@ -231,7 +216,7 @@ def test_a_result_lost_in_transit_is_not_replayed(http, sandbox_url, archives):
     client = HttpClient(Settings(http_retries=2, http_read_timeout=0.2))
     connector = make(client, sandbox_url, archives)
     bulk_id = connector.submit(ROWS).bulk_id
-    rule = fault(sandbox_url, path=f"{PATH}/{bulk_id}/result", slow_body_ms=400, times=2)
+    rule = add_fault(sandbox_url, path=f"{PATH}/{bulk_id}/result", slow_body_ms=400, times=2)
     with pytest.raises(UpstreamTimeout):
         connector.download(bulk_id)
     assert hits(sandbox_url, rule) == 1
@@ -280,7 +265,7 @@ def test_vendor_errors_become_the_exception_tree(http, sandbox_url, connector, a
 
 def test_a_batch_over_25_mb_is_refused_before_sending(connector, sandbox_url, monkeypatch):
     monkeypatch.setattr(exaroutes_module, "MAX_BODY", 100)
-    rule = fault(sandbox_url, path=PATH, latency_ms=1)
+    rule = add_fault(sandbox_url, path=PATH, latency_ms=1)
     with pytest.raises(PayloadTooLarge):
         connector.submit(ROWS)
     assert hits(sandbox_url, rule) == 0
@@ -293,7 +278,7 @@ def test_the_vendors_413_is_payload_too_large(connector, monkeypatch):
 
 
 def test_spawn_failure_is_retried_once_because_nothing_was_queued(connector, sandbox_url, slept):
-    rule = fault(sandbox_url, path=PATH, method="POST", status=500, times=1)
+    rule = add_fault(sandbox_url, path=PATH, method="POST", status=500, times=1)
     assert connector.submit(ROWS).bulk_id.startswith("bulk_")
     assert hits(sandbox_url, rule) == -1 and slept == [0.02]
     with pytest.raises(UpstreamError) as err:
@@ -302,14 +287,14 @@ def test_spawn_failure_is_retried_once_because_nothing_was_queued(connector, san
 
 
 def test_429_with_retry_after_on_submit_is_rate_limited_and_not_replayed(connector, sandbox_url):
-    rule = fault(sandbox_url, path=PATH, method="POST", status=429, retry_after=9)
+    rule = add_fault(sandbox_url, path=PATH, method="POST", status=429, retry_after=9)
     with pytest.raises(RateLimited) as err:
         connector.submit(ROWS)
     assert err.value.retry_after == 9.0 and hits(sandbox_url, rule) == 1
 
 
 def test_dropped_connection_on_submit_is_unavailable_and_not_replayed(connector, sandbox_url):
-    rule = fault(sandbox_url, path=PATH, method="POST", drop=True)
+    rule = add_fault(sandbox_url, path=PATH, method="POST", drop=True)
     with pytest.raises(UpstreamUnavailable):
         connector.submit(ROWS)
     assert hits(sandbox_url, rule) == 1
@@ -321,9 +306,9 @@ def test_polling_waits_out_timeouts_drops_and_5xx(http, sandbox_url, archives, s
     connector = make(client, sandbox_url, archives, slept)
     bulk_id = connector.submit(ROWS).bulk_id
     status_path = f"{PATH}/{bulk_id}"
-    fault(sandbox_url, path=status_path, status=503, times=1)
-    fault(sandbox_url, path=status_path, drop=True, times=1)
-    fault(sandbox_url, path=status_path, latency_ms=300, times=1)
+    add_fault(sandbox_url, path=status_path, status=503, times=1)
+    add_fault(sandbox_url, path=status_path, drop=True, times=1)
+    add_fault(sandbox_url, path=status_path, latency_ms=300, times=1)
     assert connector.wait(bulk_id).status == "completed" and len(slept) == 4
     client.close()
 

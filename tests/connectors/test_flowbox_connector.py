@@ -8,6 +8,7 @@ from datetime import datetime
 
 import pytest
 import requests
+from support import add_fault
 
 from gateway.config import Settings, SettingsError
 from gateway.connectors.flowbox import PRODUCTION_URL, SANDBOX_URL, FlowboxConnector
@@ -51,9 +52,6 @@ def http():
 def flowbox(http, sandbox_url):
     return FlowboxConnector(http, sandbox_url)
 
-
-def _fault(sandbox_url: str, **rule) -> None:
-    requests.post(sandbox_url + "/_sandbox/faults", json=rule, timeout=5).raise_for_status()
 
 
 # -- one page ---------------------------------------------------------------------------------------
@@ -105,7 +103,7 @@ def test_iter_posts_is_lazy(flowbox, http):
 def test_next_page_is_fetched_only_when_reached(flowbox, sandbox_url):
     posts = flowbox.iter_posts("demo-feed", posts_per_page=5)
     first = [next(posts) for _ in range(3)]
-    _fault(sandbox_url, path="/public/feed/*", status=500)  # from now on every request fails
+    add_fault(sandbox_url, path="/public/feed/*", status=500)  # from now on every request fails
     first += [next(posts) for _ in range(2)]  # the rest of page one needs no request
     assert len(first) == 5
     with pytest.raises(UpstreamError, match="500"):
@@ -165,18 +163,18 @@ def test_a_redirect_to_https_is_reported_not_followed(sandbox_url):
 
 # -- faults -----------------------------------------------------------------------------------------------
 def test_read_timeout_is_upstream_timeout(flowbox, sandbox_url):
-    _fault(sandbox_url, path="/public/feed/*", latency_ms=700)
+    add_fault(sandbox_url, path="/public/feed/*", latency_ms=700)
     with pytest.raises(UpstreamTimeout):
         flowbox.get_feed("demo-feed")
 
 
 def test_429_with_short_retry_after_is_retried(flowbox, sandbox_url):
-    _fault(sandbox_url, path="/public/feed/*", status=429, retry_after=0, times=1)
+    add_fault(sandbox_url, path="/public/feed/*", status=429, retry_after=0, times=1)
     assert len(flowbox.get_feed("demo-feed").posts) == 29
 
 
 def test_429_with_long_retry_after_is_rate_limited(flowbox, sandbox_url):
-    _fault(sandbox_url, path="/public/feed/*", status=429, retry_after=30)
+    add_fault(sandbox_url, path="/public/feed/*", status=429, retry_after=30)
     with pytest.raises(RateLimited) as info:
         flowbox.get_feed("demo-feed")
     assert info.value.retry_after == 30
@@ -192,8 +190,8 @@ def test_sandbox_rate_limit_surfaces_as_rate_limited(flowbox, sandbox_url):
 
 
 def test_dropped_connection_is_retried_once_then_reported(flowbox, sandbox_url):
-    _fault(sandbox_url, path="/public/feed/*", drop=True, times=1)
+    add_fault(sandbox_url, path="/public/feed/*", drop=True, times=1)
     assert len(flowbox.get_feed("demo-feed").posts) == 29
-    _fault(sandbox_url, path="/public/feed/*", drop=True)
+    add_fault(sandbox_url, path="/public/feed/*", drop=True)
     with pytest.raises(UpstreamUnavailable):
         flowbox.get_feed("demo-feed")

@@ -11,7 +11,7 @@ import pytest
 import requests
 import zxingcpp
 from PIL import Image
-from support import fast_http_client
+from support import add_fault
 
 from gateway.config import Settings
 from gateway.connectors.flowcode import FlowcodeConnector, destination
@@ -32,27 +32,12 @@ KEY = "demo-flowcode-key"
 STUDIO = "00000000-0000-0000-0000-000000000001"
 
 
-@pytest.fixture
-def http():
-    client = fast_http_client()
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def slept() -> list[float]:
-    return []
 
 
 @pytest.fixture
 def connector(http, sandbox_url, slept):
     return FlowcodeConnector(http, sandbox_url, KEY, sleep=slept.append)
 
-
-def fault(sandbox_url: str, **rule) -> int:
-    resp = requests.post(sandbox_url + "/_sandbox/faults", json=rule, timeout=5)
-    resp.raise_for_status()
-    return resp.json()["id"]
 
 
 def hits(sandbox_url: str, rule_id: int) -> int:
@@ -166,7 +151,7 @@ def test_a_non_json_answer_is_an_upstream_error():
 
 # -- faults: retries only where safe -------------------------------------------------------------------
 def test_429_with_retry_after_on_create_is_rate_limited_and_not_replayed(connector, sandbox_url):
-    rule = fault(sandbox_url, path="/v4/codes", method="POST", status=429, retry_after=7)
+    rule = add_fault(sandbox_url, path="/v4/codes", method="POST", status=429, retry_after=7)
     with pytest.raises(RateLimited) as err:
         connector.create_code(code())
     assert err.value.retry_after == 7.0
@@ -175,13 +160,13 @@ def test_429_with_retry_after_on_create_is_rate_limited_and_not_replayed(connect
 
 def test_429_with_a_short_retry_after_on_a_read_is_waited_out(connector, sandbox_url):
     created = connector.create_code(code())
-    rule = fault(sandbox_url, path=f"/v4/codes/{created['id']}", method="GET", status=429, retry_after=0, times=1)
+    rule = add_fault(sandbox_url, path=f"/v4/codes/{created['id']}", method="GET", status=429, retry_after=0, times=1)
     assert connector.get_code(created["id"])["id"] == created["id"]
     assert hits(sandbox_url, rule) == -1  # the rule was used up: the client's retry got through
 
 
 def test_dropped_connection_on_create_is_unavailable_and_not_replayed(connector, sandbox_url):
-    rule = fault(sandbox_url, path="/v4/codes/bulk", method="POST", drop=True)
+    rule = add_fault(sandbox_url, path="/v4/codes/bulk", method="POST", drop=True)
     with pytest.raises(UpstreamUnavailable):
         connector.bulk_create([code()])
     assert hits(sandbox_url, rule) == 1
@@ -189,14 +174,14 @@ def test_dropped_connection_on_create_is_unavailable_and_not_replayed(connector,
 
 def test_dropped_connection_on_update_is_retried_since_it_is_idempotent(connector, sandbox_url):
     created = connector.create_code(code())
-    fault(sandbox_url, path=f"/v4/codes/{created['id']}", method="PATCH", drop=True, times=1)
+    add_fault(sandbox_url, path=f"/v4/codes/{created['id']}", method="PATCH", drop=True, times=1)
     updated = connector.update_destination(created["id"], destination("PHONE", phone_number="5551234"))
     assert updated["scan_destination"] == "tel:5551234"
 
 
 def test_a_slow_vendor_times_out(sandbox_url):
     client = HttpClient(Settings(http_retries=0, http_read_timeout=0.2))
-    fault(sandbox_url, path="/v4/codes/bulk/*", latency_ms=400)
+    add_fault(sandbox_url, path="/v4/codes/bulk/*", latency_ms=400)
     with pytest.raises(UpstreamTimeout):
         FlowcodeConnector(client, sandbox_url, KEY).bulk_status("any")
     client.close()
@@ -205,13 +190,13 @@ def test_a_slow_vendor_times_out(sandbox_url):
 def test_transient_errors_while_polling_are_waited_out(connector, sandbox_url, slept):
     knob(sandbox_url, 0)
     task_id = connector.bulk_create([code(f"s{i}") for i in range(51)]).task_id
-    fault(sandbox_url, path=f"/v4/codes/bulk/{task_id}/status", status=503, times=4)
+    add_fault(sandbox_url, path=f"/v4/codes/bulk/{task_id}/status", status=503, times=4)
     assert connector.wait_for_bulk(task_id, interval=1)["status"] == "SUCCESS"
     assert slept  # at least one poll failed even after the client's own retry
 
 
 def test_server_errors_keep_the_vendor_message_but_never_the_key(connector, sandbox_url):
-    fault(sandbox_url, path="/v4/codes", method="POST", status=502)
+    add_fault(sandbox_url, path="/v4/codes", method="POST", status=502)
     with pytest.raises(UpstreamError) as err:
         connector.create_code(code())
     assert err.value.status == 502 and "Bad Gateway" in err.value.message and KEY not in err.value.message

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
-from support import fast_http_client
+from support import add_fault, fast_http_client
 
 from gateway.config import Settings, SettingsError
 from gateway.connectors.flowevents import FlowEventsConnector
@@ -38,9 +38,6 @@ def http():
 def events(http, sandbox_url):
     return FlowEventsConnector(http, sandbox_url, SECRET)
 
-
-def _fault(sandbox_url: str, **rule) -> None:
-    requests.post(sandbox_url + "/_sandbox/faults", json=rule, timeout=5).raise_for_status()
 
 
 # -- JSON endpoints ---------------------------------------------------------------------------------
@@ -91,7 +88,7 @@ def test_create_registrant_errors_map_to_the_tree(events):
 
 
 def test_create_registrant_is_retried_after_a_dropped_connection(events, sandbox_url):
-    _fault(sandbox_url, path="/api/v1/registrants", method="POST", drop=True, times=1)
+    add_fault(sandbox_url, path="/api/v1/registrants", method="POST", drop=True, times=1)
     registrant = events.create_registrant("demo-upcoming", "retry@example.com", "Re", "Try")
     assert registrant.created
     emails = [r.email for r in events.list_registrants("demo-upcoming")]
@@ -100,7 +97,7 @@ def test_create_registrant_is_retried_after_a_dropped_connection(events, sandbox
 
 def test_create_event_is_never_retried(events, sandbox_url):
     before = len(events.list_sessions())
-    _fault(sandbox_url, path="/api/v1/events", method="POST", drop=True, times=1)
+    add_fault(sandbox_url, path="/api/v1/events", method="POST", drop=True, times=1)
     with pytest.raises(UpstreamUnavailable):
         events.create_event("Once only", datetime(2099, 1, 1, 10, tzinfo=UTC))
     assert len(events.list_sessions()) == before
@@ -203,33 +200,33 @@ def test_an_untyped_value_in_a_typed_column_is_an_upstream_error():
 
 # -- faults through the connector ------------------------------------------------------------------
 def test_read_timeout_is_upstream_timeout(events, sandbox_url):
-    _fault(sandbox_url, path="/api/v1/events/sessions", latency_ms=700)
+    add_fault(sandbox_url, path="/api/v1/events/sessions", latency_ms=700)
     with pytest.raises(UpstreamTimeout):
         events.list_sessions()
 
 
 def test_429_with_short_retry_after_is_retried(events, sandbox_url):
-    _fault(sandbox_url, path="/api/v1/events/sessions/*", status=429, retry_after=0, times=1)
+    add_fault(sandbox_url, path="/api/v1/events/sessions/*", status=429, retry_after=0, times=1)
     assert events.session_info("demo-session").token == "demo-session"
 
 
 def test_429_with_long_retry_after_is_rate_limited(events, sandbox_url):
-    _fault(sandbox_url, path="/api/v1/reports/*", status=429, retry_after=30)
+    add_fault(sandbox_url, path="/api/v1/reports/*", status=429, retry_after=30)
     with pytest.raises(RateLimited) as info:
         events.summary_report("demo-session")
     assert info.value.retry_after == 30
 
 
 def test_dropped_connection_on_a_read_is_retried_then_reported(events, sandbox_url):
-    _fault(sandbox_url, path="/api/v1/reports/*", drop=True, times=1)
+    add_fault(sandbox_url, path="/api/v1/reports/*", drop=True, times=1)
     assert len(events.list_operators("demo-session")) == 2
-    _fault(sandbox_url, path="/api/v1/reports/*", drop=True)
+    add_fault(sandbox_url, path="/api/v1/reports/*", drop=True)
     with pytest.raises(UpstreamUnavailable):
         events.list_operators("demo-session")
 
 
 def test_vendor_5xx_is_upstream_error(events, sandbox_url):
-    _fault(sandbox_url, path="/api/v1/*", status=500)
+    add_fault(sandbox_url, path="/api/v1/*", status=500)
     with pytest.raises(UpstreamError, match="500"):
         events.list_sessions()
 

@@ -10,6 +10,7 @@ import uuid as uuidlib
 
 import pytest
 import requests
+from support import add_fault, fast_http_client
 
 from gateway.config import Settings
 from gateway.connectors.flowize import FlowizeConnector
@@ -27,8 +28,7 @@ ROUTE_MISSING = "The requested resource doesn't exist."
 
 @pytest.fixture
 def http():
-    client = HttpClient(Settings(http_retries=1, http_backoff=0.01, http_connect_timeout=0.5,
-                                 http_read_timeout=2.0, http_max_retry_after=2.0))
+    client = fast_http_client(http_read_timeout=2.0)
     yield client
     client.close()
 
@@ -37,9 +37,6 @@ def http():
 def connector(http, sandbox_url):
     return FlowizeConnector(http, sandbox_url)
 
-
-def _fault(sandbox_url: str, **rule) -> None:
-    requests.post(sandbox_url + "/_sandbox/faults", json=rule, timeout=5).raise_for_status()
 
 
 def _config(sandbox_url: str, **knobs) -> None:
@@ -297,7 +294,7 @@ def test_unknown_flow_is_not_found(connector):
 
 
 def test_vendor_500_is_upstream_error(connector, sandbox_url):
-    _fault(sandbox_url, path="/v1/record", method="GET", status=500, times=1)
+    add_fault(sandbox_url, path="/v1/record", method="GET", status=500, times=1)
     with pytest.raises(UpstreamError) as err:
         connector.get_record(APIKEY, "demo-record")
     assert err.value.status == 502
@@ -305,7 +302,7 @@ def test_vendor_500_is_upstream_error(connector, sandbox_url):
 
 
 def test_vendor_429_with_long_retry_after_is_rate_limited_with_retry_after(connector, sandbox_url):
-    _fault(sandbox_url, path="/v1/record", method="GET", status=429, retry_after=90, times=1)
+    add_fault(sandbox_url, path="/v1/record", method="GET", status=429, retry_after=90, times=1)
     started = time.perf_counter()
     with pytest.raises(RateLimited) as err:
         connector.get_record(APIKEY, "demo-record")
@@ -377,7 +374,7 @@ def test_connectors_sharing_a_store_token_cache_fetch_the_token_once(http, sandb
 
 def test_queue_change_is_not_retried_after_a_503(connector, sandbox_url):
     """PUT is idempotent in general, but execute-queue runs the flow again: the connector opts out."""
-    _fault(sandbox_url, path="/v1/record/changestatus", method="PUT", status=503, times=1)
+    add_fault(sandbox_url, path="/v1/record/changestatus", method="PUT", status=503, times=1)
     with pytest.raises(UpstreamError):
         connector.change_status(APIKEY, "execute-queue", ["demo-record"])
     row = connector.search_records(APIKEY, uuid="demo-record").resource["records"][0]

@@ -15,7 +15,7 @@ import time
 
 import pytest
 import requests
-from support import DEMO_HEADERS
+from support import DEMO_HEADERS, add_fault
 
 from gateway.config import Settings
 from gateway.errors import RateLimited, UpstreamError, UpstreamTimeout, UpstreamUnavailable
@@ -39,9 +39,6 @@ def client():
     yield c
     c.close()
 
-
-def _fault(sandbox_url: str, **rule) -> None:
-    requests.post(sandbox_url + "/_sandbox/faults", json=rule, timeout=5).raise_for_status()
 
 
 def _unused_port() -> int:
@@ -93,7 +90,7 @@ def echo(_echo_server):
 
 # -- timeouts and broken connections ---------------------------------------------------------------
 def test_read_timeout_raises_upstream_timeout_long_before_the_latency(client, sandbox_url):
-    _fault(sandbox_url, path="/v1/record*", method="GET", latency_ms=3000)
+    add_fault(sandbox_url, path="/v1/record*", method="GET", latency_ms=3000)
     started = time.perf_counter()
     with pytest.raises(UpstreamTimeout) as err:
         client.send("GET", sandbox_url + "/v1/record", headers=DEMO_HEADERS)
@@ -103,7 +100,7 @@ def test_read_timeout_raises_upstream_timeout_long_before_the_latency(client, sa
 
 
 def test_read_timeout_on_a_post_is_not_retried_and_is_upstream_timeout(client, sandbox_url):
-    _fault(sandbox_url, path="/v1/record", method="POST", latency_ms=2000)
+    add_fault(sandbox_url, path="/v1/record", method="POST", latency_ms=2000)
     started = time.perf_counter()
     with pytest.raises(UpstreamTimeout):
         client.send("POST", sandbox_url + "/v1/record", headers=DEMO_HEADERS, data="{}")
@@ -117,21 +114,21 @@ def test_connection_refused_raises_upstream_unavailable(client):
 
 
 def test_dropped_connection_raises_upstream_unavailable_or_error(client, sandbox_url):
-    _fault(sandbox_url, path="/v1/record", method="GET", drop=True)
+    add_fault(sandbox_url, path="/v1/record", method="GET", drop=True)
     with pytest.raises((UpstreamUnavailable, UpstreamError)):
         client.send("GET", sandbox_url + "/v1/record", headers={**DEMO_HEADERS, "X-Uuid": "demo-record"})
 
 
 # -- retries -----------------------------------------------------------------------------------------
 def test_get_is_retried_after_a_503_and_succeeds(client, sandbox_url):
-    _fault(sandbox_url, path="/v1/record", method="GET", status=503, times=1)
+    add_fault(sandbox_url, path="/v1/record", method="GET", status=503, times=1)
     resp = client.send("GET", sandbox_url + "/v1/record", headers={**DEMO_HEADERS, "X-Uuid": "demo-record"})
     assert resp.status_code == 200
     assert resp.json()["resource"]["info"]["uuid"] == "demo-record"
 
 
 def test_post_is_not_retried_after_a_503(client, sandbox_url):
-    _fault(sandbox_url, path="/v1/record", method="POST", status=503, times=1)
+    add_fault(sandbox_url, path="/v1/record", method="POST", status=503, times=1)
     headers = {**DEMO_HEADERS, "X-Flow": "demo-flow", "X-Uuid": "post-once", "Content-Type": "application/json"}
     resp = client.send("POST", sandbox_url + "/v1/record", headers=headers, data='{"a": 1}')
     assert resp.status_code == 503
@@ -141,7 +138,7 @@ def test_post_is_not_retried_after_a_503(client, sandbox_url):
 
 
 def test_429_with_short_retry_after_is_waited_for_and_retried(client, sandbox_url):
-    _fault(sandbox_url, path="/v1/record", method="GET", status=429, retry_after=1, times=1)
+    add_fault(sandbox_url, path="/v1/record", method="GET", status=429, retry_after=1, times=1)
     started = time.perf_counter()
     resp = client.send("GET", sandbox_url + "/v1/record", headers={**DEMO_HEADERS, "X-Uuid": "demo-record"})
     elapsed = time.perf_counter() - started
@@ -150,7 +147,7 @@ def test_429_with_short_retry_after_is_waited_for_and_retried(client, sandbox_ur
 
 
 def test_429_with_retry_after_over_the_cap_is_returned_without_sleeping(client, sandbox_url):
-    _fault(sandbox_url, path="/v1/record", method="GET", status=429, retry_after=120, times=1)
+    add_fault(sandbox_url, path="/v1/record", method="GET", status=429, retry_after=120, times=1)
     started = time.perf_counter()
     resp = client.send("GET", sandbox_url + "/v1/record", headers={**DEMO_HEADERS, "X-Uuid": "demo-record"})
     assert resp.status_code == 429
@@ -208,7 +205,7 @@ def test_timeout_message_and_logs_hold_no_secret(client, echo, caplog):
 
 def test_retried_failure_message_and_logs_hold_no_secret(client, sandbox_url, caplog):
     caplog.set_level(logging.DEBUG)
-    _fault(sandbox_url, path="/v1/record", method="GET", drop=True)
+    add_fault(sandbox_url, path="/v1/record", method="GET", drop=True)
     with pytest.raises(UpstreamError) as err:
         client.send("GET", sandbox_url + "/v1/record", params={"api_key": SECRET_KEY, "uuid": "demo-record"},
                     headers={"X-Apikey": SECRET_HEADER})
