@@ -15,9 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from gateway.config import Settings
+from gateway.errors import GatewayError
 from gateway.http import request_id_var
 from gateway.metrics import MetricsMiddleware, render_metrics
 from gateway.services import Services
@@ -78,6 +80,18 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     from gateway import rest
 
     rest.install(app, services)
+    # The unified facade: /api/... with its own auth, and errors as problem+json (gateway/api).
+    from gateway import api
+    from gateway.api.problems import problem_response
+    from gateway.rest.errors import error_response
+
+    api.install(app, services)
+
+    def render_error(exc: BaseException) -> Response:
+        return problem_response(exc) if api.is_api_path(request.path) else error_response(exc)
+
+    for kind in (GatewayError, HTTPException, Exception):
+        app.register_error_handler(kind, render_error)
     # GET /openapi.json and /docs (DESIGN.md endpoints): the description of that surface.
     from gateway.rest import openapi
 

@@ -3,9 +3,13 @@
     flowgate serve      the gateway under gunicorn on GATEWAY_HOST:GATEWAY_PORT (127.0.0.1:8080);
                         in embedded mode (the default) the sandbox starts beside it on :8081
     flowgate sandbox    the vendor sandbox alone
+    flowgate worker     run bulk-job steps (embedded: `serve` starts one; at scale run many, anywhere)
     flowgate migrate    bring the database schema up to date
     flowgate config     print the effective settings, secrets masked
     flowgate consumer   add / list / revoke REST consumers (gateway-held mode, docs/rest.md)
+    flowgate qr | jobs | events | feed
+                        the REST facade /api/ from a terminal, as an HTTP client of a running
+                        gateway (--url, --key, --json; see gateway/terminal.py)
 
 Why gunicorn: a pre-fork server with threads (gthread), graceful SIGTERM handling and a settings
 knob for the Flowize underscore headers (see gateway/server.py). The sandbox runs one worker
@@ -89,6 +93,18 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    import logging
+
+    from gateway.jobs.worker import run_worker
+
+    settings = _settings(args)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("huey").setLevel(max(logging.WARNING, logging.getLogger().level))
+    run_worker(settings)
+    return 0
+
+
 def _metrics_folder(settings: Settings) -> None:
     """Gunicorn workers are processes: prometheus_client adds their numbers up from files in this
     folder. It must be set before the metrics library loads, and emptied at each start."""
@@ -117,6 +133,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print("flowgate: the sandbox did not start; see its log above", file=sys.stderr)
             return 1
 
+    worker: subprocess.Popen[bytes] | None = None
+    if settings.embedded and not args.no_worker:
+        # Bulk jobs need a worker; embedded mode runs one beside the gateway (`flowgate worker`).
+        worker = subprocess.Popen([sys.executable, "-m", "gateway.cli", "worker"], preexec_fn=_die_with_parent)  # noqa: PLW1509 - no threads yet
     banner = DEMO_BANNER.format(gateway=f"http://{settings.host}:{settings.port}", sandbox=settings.sandbox_url)
 
     def when_ready(_server: object) -> None:
@@ -131,12 +151,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         run_gunicorn(lambda: create_app(settings), options)
     finally:
-        if sandbox is not None and sandbox.poll() is None:
-            sandbox.terminate()
-            try:
-                sandbox.wait(timeout=8)
-            except subprocess.TimeoutExpired:
-                sandbox.kill()
+        for child in (worker, sandbox):
+            if child is not None and child.poll() is None:
+                child.terminate()
+                try:
+                    child.wait(timeout=8)
+                except subprocess.TimeoutExpired:
+                    child.kill()
     return 0
 
 
@@ -187,7 +208,8 @@ def cmd_consumer(args: argparse.Namespace) -> int:
                                      upstream_app_key=args.upstream_app_key or "",
                                      upstream_client_id=args.upstream_client_id or "",
                                      upstream_client_secret=args.upstream_client_secret or "",
-                                     ip_allowlist=args.ip_allowlist or "", rate_limit=args.rate_limit or "")
+                                     ip_allowlist=args.ip_allowlist or "", rate_limit=args.rate_limit or "",
+                                     **({"scopes": args.scopes} if args.scopes else {}))
         except ValueError as exc:
             print(f"flowgate: {exc}", file=sys.stderr)
             return 2
@@ -209,7 +231,7 @@ def cmd_consumer(args: argparse.Namespace) -> int:
         for c in repo.all():
             print(f"{c.name}\t{c.key_prefix}...\tupstream={c.upstream_style or 'settings'}\t"
                   f"{'active' if c.active else 'revoked'}\tips={','.join(c.ip_allowlist) or 'any'}\t"
-                  f"limit={c.rate_limit or settings.rest_rate_limit}")
+                  f"limit={c.rate_limit or settings.rest_rate_limit}\tscopes={','.join(c.scopes)}")
         return 0
     finally:
         store.dispose()
@@ -227,6 +249,8 @@ def _consumer_parser(sub: Any) -> None:
     consumer.add_argument("--upstream-client-secret")
     consumer.add_argument("--ip-allowlist", help="comma-separated IPs/CIDRs this consumer may call from")
     consumer.add_argument("--rate-limit", help="this consumer's limit, e.g. 100/minute (default GATEWAY_REST_RATE_LIMIT)")
+    consumer.add_argument("--scopes", help="what the key reaches on /api/: comma-separated records, qr, events, "
+                                            "feeds, admin (default: all but admin)")
     consumer.set_defaults(func=cmd_consumer)
 
 
@@ -238,13 +262,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int)
     serve.add_argument("--no-sandbox", action="store_true", help="do not start the embedded sandbox")
+    serve.add_argument("--no-worker", action="store_true", help="do not start the embedded job worker")
     serve.set_defaults(func=cmd_serve)
+    worker = sub.add_parser("worker", help="run bulk-job workers (Huey: SQLite embedded, Redis with GATEWAY_REDIS_URL)")
+    worker.set_defaults(func=cmd_worker)
     sandbox = sub.add_parser("sandbox", help="run the vendor sandbox alone")
     sandbox.add_argument("--port", type=int)
     sandbox.set_defaults(func=cmd_sandbox)
     sub.add_parser("migrate", help="upgrade the database schema").set_defaults(func=cmd_migrate)
     sub.add_parser("config", help="print the effective settings, secrets masked").set_defaults(func=cmd_config)
     _consumer_parser(sub)
+    from gateway import terminal  # qr, jobs, events, feed: the REST facade from a terminal
+    terminal.add_parsers(sub)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -89,6 +89,29 @@ class Settings:
     flowevents_base_url: str = "http://127.0.0.1:8081"
     flowevents_api_secret: str = _secret("demo-events-secret")
     flowbox_base_url: str = "http://127.0.0.1:8081"  # production https://gateway.getflowbox.com
+    flowcode_folder_id: str = "1"     # where the facade creates codes (code_name is unique per folder)
+    flowcode_studio_config_id: str = "00000000-0000-0000-0000-000000000001"
+    # Each vendor's request budget, shared by every process through api_rate_limit_storage (`limits` syntax).
+    flowcode_rate_limit: str = "1200/minute"
+    exaroutes_rate_limit: str = "600/minute"
+    exaroutes_quota_retry_after: int = 3600   # Retry-After sent when ExaRoutes' plan quota is spent
+
+    # -- durable jobs (docs/jobs.md) ------------------------------------------------------------
+    redis_url: str = ""               # set: Huey queue and vendor budgets in Redis (scale-out); else SQLite
+    jobs_workers: int = 4             # worker threads per `flowgate worker`
+    jobs_step_seconds: float = 3.0    # one task runs a job this long, then hands it back to the queue
+    jobs_lease_seconds: float = 90.0  # a job held longer than this by a silent worker is taken over
+    jobs_max_inflight: int = 4        # vendor batches of one job in flight at once
+    jobs_max_attempts: int = 5        # tries of one vendor batch before its rows are failed
+    flowcode_batch_size: int = 1000   # rows per asynchronous Flowcode bulk call (<= 50 goes synchronous)
+    flowcode_poll_interval: float = 10.0   # the doc's "sleep for some time between checks"
+    exaroutes_batch_rows: int = 2000  # rows per ExaRoutes call (also kept under its 25 MB body limit)
+
+    # -- unified facade (/api/..., docs/api.md) --------------------------------------------------
+    api_demo_key: str = _secret("demo-api-key")  # embedded mode only: a consumer key with every scope
+    api_rate_limit: str = "6000/hour"  # per consumer
+    api_secret_key: str = _secret()   # signs list cursors; default: derived per data_dir
+    api_single_wait: float = 120.0    # POST /api/qr/codes: how long to wait for an asynchronous vendor
 
     # -- embedded sandbox ----------------------------------------------------------------------
     embedded: bool = True             # `flowgate serve` also starts the sandbox
@@ -139,12 +162,19 @@ class Settings:
         return type(self).from_mapping(merged)
 
     def validate(self) -> None:
+        for name in ("rest_rate_limit", "api_rate_limit", "flowcode_rate_limit", "exaroutes_rate_limit"):
+            try:
+                from limits import parse as parse_limit
+                parse_limit(getattr(self, name))
+            except ValueError:
+                raise SettingsError(f"{_env(name)}: expected e.g. 1000/hour, got {getattr(self, name)!r}") from None
         for name in ("port", "sandbox_port"):
             value = getattr(self, name)
             if not 0 <= value <= 65535:
                 raise SettingsError(f"{_env(name)}: expected a port 0-65535, got {value}")
         for name in ("workers", "threads", "http_pool_size", "soap_max_body_bytes", "soap_max_depth",
-                     "soap_max_elements"):
+                     "soap_max_elements", "jobs_workers", "jobs_max_inflight", "jobs_max_attempts",
+                     "flowcode_batch_size", "exaroutes_batch_rows"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{_env(name)}: must be at least 1")
         for name in ("http_connect_timeout", "http_read_timeout"):
@@ -171,11 +201,8 @@ class Settings:
             raise SettingsError(f"{_env('database_url')}: expected a SQLAlchemy URL such as sqlite:///path.db")
         if self.rest_auth not in REST_AUTH_MODES:
             raise SettingsError(f"{_env('rest_auth')}: expected one of {', '.join(REST_AUTH_MODES)}, got {self.rest_auth!r}")
-        try:
-            from limits import parse as parse_limit
-            parse_limit(self.rest_rate_limit)
-        except ValueError:
-            raise SettingsError(f"{_env('rest_rate_limit')}: expected e.g. 1000/hour, got {self.rest_rate_limit!r}") from None
+        if self.redis_url and self.redis_url.split("://", 1)[0] not in ("redis", "rediss"):
+            raise SettingsError(f"{_env('redis_url')}: expected a redis:// URL")
         if self.rest_rate_limit_storage.split("://", 1)[0] not in ("memory", "redis", "rediss", "redis+sentinel",
                                                                    "redis+cluster"):
             raise SettingsError(f"{_env('rest_rate_limit_storage')}: expected memory:// or a redis:// URL")
@@ -211,6 +238,7 @@ class Settings:
             out[f.name] = "***" if f.metadata.get("secret") and value else value
         out["database_url"] = _mask_url_password(self.effective_database_url)
         out["rest_rate_limit_storage"] = _mask_url_password(self.rest_rate_limit_storage)
+        out["redis_url"] = _mask_url_password(self.redis_url)
         return out
 
 

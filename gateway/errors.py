@@ -5,7 +5,8 @@ the tree to its wire format in one table (the SOAP fault table, the REST error h
 
     GatewayError                      500  anything we did not foresee
     ├── InvalidRequest                400  the caller sent something unusable
-    │   └── PayloadTooLarge           413
+    │   ├── PayloadTooLarge           413
+    │   └── ValidationFailed          422  a body that does not match, with one entry per problem
     ├── AuthError                     401  missing or wrong credentials
     │   └── Forbidden                 403  valid credentials, not allowed (vendor codes 436, 437)
     ├── RequestFailed                 402  valid parameters, the action failed (Flowize 402)
@@ -38,6 +39,7 @@ __all__ = [
     "UpstreamError",
     "UpstreamTimeout",
     "UpstreamUnavailable",
+    "ValidationFailed",
     "error_for_status",
 ]
 
@@ -45,6 +47,9 @@ __all__ = [
 class GatewayError(Exception):
     status: int = 500
     default_message = "Internal gateway error."
+    #: A stable machine name for the facade's problem documents, when the class's own is too coarse
+    #: (e.g. "quota_exceeded" for a RateLimited); None: the facade's table decides.
+    problem_code: str | None = None
 
     def __init__(self, message: str | None = None, *, code: int | None = None, detail: Any = None):
         self.message = message or self.default_message
@@ -64,6 +69,21 @@ class InvalidRequest(GatewayError):
 class PayloadTooLarge(InvalidRequest):
     status = 413
     default_message = "The request body is too large."
+
+
+class ValidationFailed(InvalidRequest):
+    """The body does not match what the operation takes. ``errors`` lists every problem found,
+    each ``{"field": ..., "reason": ...}`` or, for a row of a batch, ``{"uid": ..., "reason": ...}``
+    (``{"index": n, ...}`` when the row has no uid). ``problem_code`` names the kind for machines."""
+
+    status = 422
+    default_message = "The request body is not valid."
+
+    def __init__(self, message: str | None = None, *, errors: list[dict[str, Any]] | None = None,
+                 problem_code: str = "invalid_body", **kw: Any):
+        super().__init__(message, **kw)
+        self.errors = list(errors or [])
+        self.problem_code = problem_code
 
 
 class AuthError(GatewayError):

@@ -179,18 +179,20 @@ class HttpClient:
     def send(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
              params: Mapping[str, Any] | None = None, json: Any = None, data: Any = None,
              timeout: float | tuple[float, float] | None = None, retry: bool | None = None,
-             auth: Any = None) -> requests.Response:
+             auth: Any = None, vendor: str = "") -> requests.Response:
         """Send one request and return the response, whatever its status.
 
         Raises UpstreamTimeout / UpstreamUnavailable / UpstreamError when no usable response came
         back, and RateLimited when the vendor's window for this credential is known to be spent.
         ``retry=None`` retries idempotent methods only; ``True`` retries any method (only for calls
         the vendor deduplicates); ``False`` never retries (for PUTs with side effects).
+        ``vendor`` names the rate-limit window: vendors sharing a host (the embedded sandbox) keep
+        their own windows, so one vendor's 429 never blocks another.
         """
         method = method.upper()
         headers = dict(headers or {})
         headers.setdefault("X-Request-Id", current_request_id())
-        window_key = self._window_key(url, headers, params)
+        window_key = self._window_key(vendor, url, headers, params)
         self._check_window(window_key)
         session = self._session_for("auto" if retry is None else "always" if retry else "never")
         started = time.perf_counter()
@@ -234,13 +236,13 @@ class HttpClient:
 
     # -- rate-limit awareness ------------------------------------------------------------------
     @staticmethod
-    def _window_key(url: str, headers: Mapping[str, str], params: Mapping[str, Any] | None) -> str:
+    def _window_key(vendor: str, url: str, headers: Mapping[str, str], params: Mapping[str, Any] | None) -> str:
         # OAuth token requests carry their credential in a client_id header: key them by it, so a
         # window spent by anonymous calls (webhooks) does not block fetching a token.
         credential = (headers.get("Authorization") or headers.get("X-Apikey") or headers.get("apikey")
                       or headers.get("api-key") or (params or {}).get("api_key") or headers.get("client_id") or "")
         digest = hashlib.sha256(str(credential).encode()).hexdigest()[:16]
-        return f"{urlsplit(url).netloc}/{digest}"
+        return f"{vendor}@{urlsplit(url).netloc}/{digest}"
 
     def _check_window(self, key: str) -> None:
         with self._lock:

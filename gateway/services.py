@@ -1,6 +1,6 @@
 """The long-lived parts one gateway process shares: settings, HTTP client, store, operations.
 
-Built once by :func:`gateway.app.create_app` (or by a test) and passed down explicitly.
+Built once by :func:`gateway.app.create_app` (or by a worker, or a test) and passed down explicitly.
 """
 
 from __future__ import annotations
@@ -8,11 +8,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.config import Settings
+from gateway.connectors.exaroutes import ExaRoutesConnector
+from gateway.connectors.flowbox import FlowboxConnector
+from gateway.connectors.flowcode import FlowcodeConnector
+from gateway.connectors.flowevents import FlowEventsConnector
 from gateway.connectors.flowize import FlowizeConnector
 from gateway.connectors.flowize_auth import FlowizeCredentials, StoreTokenCache
 from gateway.http import HttpClient
+from gateway.jobs.engine import JobEngine
+from gateway.operations.events import EventsOperations
+from gateway.operations.feeds import FeedsOperations
 from gateway.operations.flowize import FlowizeOperations
+from gateway.operations.qr import QrOperations
+from gateway.operations.qr_jobs import QrJobOperations
+from gateway.operations.records import RecordsOperations
 from gateway.store import Store, TokenRepository
+from gateway.store.archives import ArchiveRepository
+from gateway.store.jobs import JobRepository
+from gateway.store.qr_codes import QrCodeRepository
 
 __all__ = ["Services"]
 
@@ -23,6 +36,11 @@ class Services:
     http: HttpClient
     store: Store
     flowize: FlowizeOperations
+    qr: QrOperations
+    events: EventsOperations
+    feeds: FeedsOperations
+    records: RecordsOperations
+    jobs: QrJobOperations
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = True) -> Services:
@@ -33,8 +51,15 @@ class Services:
         connector = FlowizeConnector(http, settings.flowize_base_url,
                                      token_cache=StoreTokenCache(TokenRepository(store)),
                                      token_margin=settings.flowize_token_margin)
-        operations = FlowizeOperations(connector, FlowizeCredentials.from_settings(settings))
-        return cls(settings=settings, http=http, store=store, flowize=operations)
+        flowize = FlowizeOperations(connector, FlowizeCredentials.from_settings(settings))
+        qr = QrOperations(FlowcodeConnector.from_settings(http, settings),
+                          ExaRoutesConnector.from_settings(http, settings, ArchiveRepository(store)),
+                          QrCodeRepository(store), settings)
+        return cls(settings=settings, http=http, store=store, flowize=flowize, qr=qr,
+                   events=EventsOperations(FlowEventsConnector.from_settings(http, settings)),
+                   feeds=FeedsOperations(FlowboxConnector.from_settings(http, settings)),
+                   records=RecordsOperations(flowize, settings),
+                   jobs=QrJobOperations(JobRepository(store), JobEngine(settings)))
 
     def close(self) -> None:
         self.http.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import uuid
 
 import pytest
 import requests
@@ -17,7 +18,7 @@ REQUIRE_SERVICES = os.environ.get("GATEWAY_REQUIRE_SERVICES", "") not in ("", "0
 POSTGRES_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
-from support import DEMO_HEADERS, DEMO_OAUTH, DEMO_PARAMS, SoapReply  # noqa: F401 - re-exported
+from support import DEMO_HEADERS, DEMO_OAUTH, DEMO_PARAMS, SoapReply, gateway_with, vendor_urls  # noqa: F401 - re-exported
 
 # -- no network beyond loopback -----------------------------------------------------------------
 _real_connect = socket.socket.connect
@@ -78,8 +79,8 @@ def sandbox_url(_sandbox_server) -> str:
 def _gateway_server(_sandbox_server, tmp_path_factory):
     from gateway.app import create_app
 
-    settings = Settings(data_dir=str(tmp_path_factory.mktemp("gateway")), flowize_base_url=_sandbox_server.url,
-                        http_retries=1, http_backoff=0.05)
+    settings = Settings(data_dir=str(tmp_path_factory.mktemp("gateway")), http_retries=1, http_backoff=0.05,
+                        exaroutes_poll_schedule="0.05,0.1,0.2", **vendor_urls(_sandbox_server.url))
     server = serve_in_thread(create_app(settings))
     server.settings = settings
     yield server
@@ -91,6 +92,49 @@ def gateway_url(_gateway_server, sandbox_url) -> str:
     """The gateway (pass-through mode) in front of the freshly reset sandbox, both real HTTP servers."""
     return _gateway_server.url
 
+
+
+@pytest.fixture
+def gateway_factory(tmp_path, sandbox_url):
+    """Build extra gateways with their own settings; all are shut down after the test."""
+    servers = []
+
+    def make(upstream: str | None = None, **settings):
+        server = gateway_with(tmp_path / f"gw{len(servers)}", upstream or sandbox_url, http_retries=0, **settings)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.shutdown()
+
+
+@pytest.fixture
+def api_url(_gateway_server, sandbox_url) -> str:
+    """``http://…/api`` of the session's gateway, with fresh facade rate-limit counters and a freshly
+    reset sandbox (no faults; ExaRoutes answers without the 3 s processing delay)."""
+    _gateway_server.server.app.extensions["flowgate.api"].limiter.reset()
+    requests.patch(sandbox_url + "/_sandbox/exaroutes", json={"processing_seconds": 0}, timeout=5).raise_for_status()
+    return _gateway_server.url + "/api"
+
+
+@pytest.fixture
+def consumer_key(_gateway_server):
+    """``consumer_key("qr,events")`` -> a new consumer key with those scopes, in the gateway's store."""
+    from gateway.store.consumers import ConsumerRepository
+
+    services = _gateway_server.server.app.extensions["flowgate"]
+    made = []
+
+    def make(scopes: str, **fields) -> str:
+        created = ConsumerRepository(services.store).add(f"test-{uuid.uuid4().hex[:12]}", scopes=scopes, **fields)
+        made.append(created.consumer.name)
+        return created.key
+
+    yield make
+    repo = ConsumerRepository(services.store)
+    for name in made:
+        repo.revoke(name)
 
 
 @pytest.fixture

@@ -60,11 +60,16 @@ DEMO_PARAMS = {"api_key": "demo-api-key", "app_key": "demo-app"}
 DEMO_OAUTH = {"client_id": "demo-client-id", "client_secret": "demo-client-secret", "grant_type": "client_credentials"}
 
 
+def vendor_urls(sandbox_url: str) -> dict[str, str]:
+    """Every vendor's base URL pointed at one sandbox (they share it, as in embedded mode)."""
+    return {f"{vendor}_base_url": sandbox_url for vendor in ("flowize", "flowcode", "exaroutes", "flowevents", "flowbox")}
+
+
 def gateway_with(tmp_path, sandbox_url: str, **overrides):
     """A separate gateway server with its own settings; the caller shuts it down."""
     from gateway.app import create_app
 
-    settings = Settings(data_dir=str(tmp_path), flowize_base_url=sandbox_url, **overrides)
+    settings = Settings(data_dir=str(tmp_path), **{**vendor_urls(sandbox_url), **overrides})
     return serve_in_thread(create_app(settings))
 
 

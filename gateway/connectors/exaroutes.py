@@ -163,7 +163,8 @@ def _entry(i: int, entry: Any, rows: Sequence[Any] | None) -> RowResult:
 class ExaRoutesConnector:
     def __init__(self, http: HttpClient, base_url: str, client_id: str, api_key: str, *,
                  archives: ArchiveRepository, poll_schedule: Sequence[float] = (2, 5, 15, 30),
-                 sleep: Callable[[float], None] = time.sleep, max_wait: float = 900.0, spawn_retries: int = 1):
+                 sleep: Callable[[float], None] = time.sleep, max_wait: float = 900.0, spawn_retries: int = 1,
+                 quota_retry_after: float = 3600.0):
         self.http = http
         self.base_url = base_url.rstrip("/")
         self.client_id = client_id
@@ -173,12 +174,15 @@ class ExaRoutesConnector:
         self._sleep = sleep
         self.max_wait = max_wait
         self.spawn_retries = spawn_retries
+        self.quota_retry_after = quota_retry_after
 
     @classmethod
     def from_settings(cls, http: HttpClient, settings: Settings, archives: ArchiveRepository,
                       **kw: Any) -> ExaRoutesConnector:
+        kw.setdefault("poll_schedule", parse_schedule(settings.exaroutes_poll_schedule))
+        kw.setdefault("quota_retry_after", float(settings.exaroutes_quota_retry_after))
         return cls(http, settings.exaroutes_base_url, settings.exaroutes_client_id, settings.exaroutes_api_key,
-                   archives=archives, poll_schedule=parse_schedule(settings.exaroutes_poll_schedule), **kw)
+                   archives=archives, **kw)
 
     def __repr__(self) -> str:
         return f"ExaRoutesConnector({self.base_url}, client_id={self.client_id})"  # never the api key
@@ -188,7 +192,8 @@ class ExaRoutesConnector:
         headers = {"client-id": self.client_id, "api-key": self._api_key, "Accept": "application/json"}
         if data is not None:
             headers["Content-Type"] = "application/json"
-        return self.http.send(method, self.base_url + path, headers=headers, data=data, retry=retry)
+        return self.http.send(method, self.base_url + path, headers=headers, data=data, retry=retry,
+                              vendor=VENDOR)
 
     # -- POST /api/qr/bulk-generate ------------------------------------------------------------------
     def submit(self, rows: Sequence[Mapping[str, Any]]) -> BulkSubmission:
@@ -266,10 +271,26 @@ class ExaRoutesConnector:
         return BulkResult(bulk_id, parse_archive(stored.content, rows), from_store=True)
 
     def generate(self, rows: Sequence[Mapping[str, Any]]) -> BulkResult:
-        """Submit, wait, download: one result per row, in submission order."""
+        """Submit, wait, download: one result per row, in submission order.
+
+        A plan quota spent part-way (the POST's 429) raises :class:`RateLimited` once the archive is
+        saved: the rows it did create stay readable from the store, and the caller learns of the
+        quota instead of finding silently failed rows."""
         submission = self.submit(rows)
         self.wait(submission.bulk_id)
-        return self.download(submission.bulk_id, rows)
+        result = self.download(submission.bulk_id, rows)
+        if submission.quota_reached:
+            raise self.quota_error(submission)
+        return result
+
+    def quota_error(self, submission: BulkSubmission) -> RateLimited:
+        """The plan quota ran out: a 429 whose Retry-After is ``quota_retry_after`` (a plan quota
+        does not reset in seconds; docs/vendors.md, ExaRoutes choice 2)."""
+        err = RateLimited(f"ExaRoutes plan QR-creation limit reached (bulk {submission.bulk_id})"
+                          + (f": {submission.message}" if submission.message else "."),
+                          retry_after=self.quota_retry_after, detail={"bulk_id": submission.bulk_id})
+        err.problem_code = "quota_exceeded"
+        return err
 
 
 def _json_or_none(response: requests.Response) -> Any:

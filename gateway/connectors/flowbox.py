@@ -121,7 +121,8 @@ class FlowboxConnector:
             params["cursor"] = cursor if isinstance(cursor, str) else json.dumps(cursor, ensure_ascii=False,
                                                                                   separators=(",", ":"))
         response = self.http.send("GET", f"{self.base_url}/public/feed/{quote(flow_key, safe='')}",
-                                  headers={"Accept": "application/json"}, params=params or None)
+                                  headers={"Accept": "application/json"}, params=params or None,
+                                  vendor="flowbox")
         if response.status_code >= 300:
             raise _error(response)
         try:

@@ -80,7 +80,7 @@ class FlowcodeConnector:
         if body is not None:
             headers["Content-Type"] = "application/json"
         response = self.http.send(method, self.base_url + path, headers=headers, params=params, json=body,
-                                  retry=retry)
+                                  retry=retry, vendor="flowcode")
         if response.status_code >= 400:
             raise _error(response)
         return response

@@ -2,7 +2,8 @@
 
 Every call carries the ``api-secret`` header (also the registration, whose doc example omits it:
 the sandbox and, we assume, the vendor accept it there). JSON answers become small dataclasses,
-CSV reports typed records (:mod:`gateway.connectors.flowevents_csv`). Vendor errors
+CSV reports typed records (:mod:`gateway.connectors.flowevents_csv`) or, for pass-through, the bytes
+and Content-Type as sent (:meth:`FlowEventsConnector.report_csv`). Vendor errors
 (``{"status", "error", "message"}``, docs/vendors.md) become the project's
 exception tree here, once.
 
@@ -37,6 +38,7 @@ from gateway.http import HttpClient
 
 __all__ = [
     "PERIODS",
+    "REPORTS",
     "ChatMessage",
     "EventSession",
     "FlowEventsConnector",
@@ -50,6 +52,8 @@ __all__ = [
 ]
 
 PERIODS = ("all", "current", "past", "upcoming")
+#: The CSV report slugs ("GET CSV Reports"; all but ``summary`` are our guesses, docs/vendors.md).
+REPORTS = ("summary", "registrants", "attendee_chat", "operator_chat", "survey_responses")
 
 
 @dataclass(frozen=True)
@@ -128,7 +132,7 @@ class FlowEventsConnector:
               retry: bool | None = None, accept: str = "application/json") -> requests.Response:
         headers = {"api-secret": self._secret, "Accept": accept}
         response = self.http.send(method, self.base_url + path, headers=headers, params=params, json=body,
-                                  retry=retry)
+                                  retry=retry, vendor="flowevents")
         if response.status_code >= 300:
             raise _error(response)
         return response
@@ -143,9 +147,14 @@ class FlowEventsConnector:
             raise UpstreamError("Flow events answered without a data member.")
         return body["data"]
 
-    def _csv(self, report: str, token: str, record: type[Record], *extra: str) -> list[Record]:
+    def _report(self, report: str, token: str, *extra: str) -> requests.Response:
+        if report not in REPORTS:
+            raise InvalidRequest(f"report must be one of: {', '.join(REPORTS)}.")
         path = "/api/v1/reports/events/sessions/csv/" + "/".join(_seg(p) for p in (report, token, *extra))
-        response = self._send("GET", path, accept="text/csv")
+        return self._send("GET", path, accept="text/csv")
+
+    def _csv(self, report: str, token: str, record: type[Record], *extra: str) -> list[Record]:
+        response = self._report(report, token, *extra)
         return parse_report(response.content, record, declared_charset=_charset(response), report=report)
 
     # -- "GET Events List", "GET Events Info", "POST Event Creation" --------------------------------
@@ -218,6 +227,14 @@ class FlowEventsConnector:
         """GET .../csv/survey_responses/{token}[/{surveyId}]; every survey of the session without an id."""
         extra = (str(int(survey_id)),) if survey_id is not None else ()
         return self._csv("survey_responses", token, SurveyResponse, *extra)
+
+    def report_csv(self, report: str, token: str, survey_id: int | None = None) -> tuple[bytes, str]:
+        """Any of the five reports as the vendor sent it: (bytes, Content-Type), undecoded, for callers
+        that pass the file on (``report`` is a slug of :data:`REPORTS`; ``survey_id`` only for
+        ``survey_responses``)."""
+        extra = (str(int(survey_id)),) if survey_id is not None and report == "survey_responses" else ()
+        response = self._report(report, token, *extra)
+        return response.content, response.headers.get("Content-Type") or "text/csv"
 
 
 def _seg(value: str) -> str:

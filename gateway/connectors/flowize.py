@@ -84,13 +84,13 @@ class FlowizeConnector:
         data = raw if raw is not None else (json.dumps(body) if body is not None else None)
         token = self._apply_auth(creds, out_headers, out_params)
         response = self.http.send(method, self.base_url + path, headers=out_headers, params=out_params or None,
-                                  data=data, retry=retry)
+                                  data=data, retry=retry, vendor="flowize")
         if token is not None and _token_refused(response):
             # The token expired early or was revoked: renew once, then resend.
             self.tokens.invalidate(creds, token)  # type: ignore[arg-type]
             self._apply_auth(creds, out_headers, out_params)
             response = self.http.send(method, self.base_url + path, headers=out_headers,
-                                      params=out_params or None, data=data, retry=retry)
+                                      params=out_params or None, data=data, retry=retry, vendor="flowize")
         return _parse(response)
 
     def _apply_auth(self, creds: FlowizeCredentials | None, headers: dict[str, str],

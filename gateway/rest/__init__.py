@@ -7,7 +7,7 @@
   ``X-RateLimit-*`` headers on every ``/v1/`` response, errors included;
 * the blueprints (``flowize``, ``flowize_data``, ``flowize_environments``), which parse, call the
   shared operations and render (``negotiation``);
-* the one error handler (``errors``) for the whole app.
+* the error table (``errors``), which the app renders for every path outside /api/.
 
 ``/v1/soap`` is a separate WSGI app mounted in front (DispatcherMiddleware), so no rule here can
 shadow it.
@@ -22,7 +22,6 @@ from flask import Flask, Response, current_app, g, request
 from gateway.errors import RateLimited
 from gateway.rest import flowize, flowize_data, flowize_environments
 from gateway.rest.auth import ip_forbidden, resolve_caller
-from gateway.rest.errors import install_error_handlers
 from gateway.rest.limits import RestRateLimiter
 from gateway.services import Services
 from gateway.store.consumers import ConsumerRepository, ip_allowed, parse_allowlist
@@ -78,5 +77,4 @@ def install(app: Flask, services: Services) -> RestContext:
     app.after_request(_rate_headers)
     for bp in (flowize.bp, flowize_data.bp, flowize_environments.bp):
         app.register_blueprint(bp)
-    install_error_handlers(app)
     return ctx

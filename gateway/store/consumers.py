@@ -19,10 +19,14 @@ from sqlalchemy import select, update
 from gateway.store.db import Store
 from gateway.store.models import RestConsumer
 
-__all__ = ["UPSTREAM_STYLES", "Consumer", "ConsumerRepository", "NewConsumer", "hash_key"]
+__all__ = ["DEFAULT_SCOPES", "SCOPES", "UPSTREAM_STYLES", "Consumer", "ConsumerRepository", "NewConsumer",
+           "hash_key", "parse_scopes"]
 
 KEY_PREFIX = "fg_"
 UPSTREAM_STYLES = ("", "apikey", "url", "oauth")
+#: What a consumer key may reach on the unified facade (/api/...); ``admin`` sees every job and outbox.
+SCOPES = ("records", "qr", "events", "feeds", "admin")
+DEFAULT_SCOPES = ("records", "qr", "events", "feeds")
 
 
 def hash_key(key: str) -> str:
@@ -44,9 +48,7 @@ class Consumer:
     ip_allowlist: tuple[str, ...] = ()
     rate_limit: str = ""
     active: bool = True
-
-    def allows_ip(self, address: str) -> bool:
-        return ip_allowed(address, self.ip_allowlist)
+    scopes: tuple[str, ...] = DEFAULT_SCOPES
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,15 @@ def ip_allowed(address: str, allowlist: tuple[str, ...] | list[str]) -> bool:
     return False
 
 
+def parse_scopes(text: str) -> tuple[str, ...]:
+    """``"qr, events"`` -> ("qr", "events"); ValueError names an unknown scope."""
+    scopes = tuple(dict.fromkeys(s.strip() for s in text.replace(";", ",").split(",") if s.strip()))
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown:
+        raise ValueError(f"unknown scope(s) {', '.join(unknown)}; scopes are {', '.join(SCOPES)}")
+    return scopes
+
+
 def parse_allowlist(text: str) -> tuple[str, ...]:
     entries = tuple(e.strip() for e in text.replace(";", ",").split(",") if e.strip())
     for entry in entries:
@@ -84,7 +95,7 @@ def _consumer(row: RestConsumer) -> Consumer:
                     upstream_api_key=row.upstream_api_key, upstream_app_key=row.upstream_app_key,
                     upstream_client_id=row.upstream_client_id, upstream_client_secret=row.upstream_client_secret,
                     ip_allowlist=parse_allowlist(row.ip_allowlist or ""), rate_limit=row.rate_limit or "",
-                    active=bool(row.active))
+                    active=bool(row.active), scopes=parse_scopes(row.scopes or ""))
 
 
 class ConsumerRepository:
@@ -93,7 +104,7 @@ class ConsumerRepository:
 
     def add(self, name: str, *, upstream_style: str = "", upstream_api_key: str = "", upstream_app_key: str = "",
             upstream_client_id: str = "", upstream_client_secret: str = "", ip_allowlist: str = "",
-            rate_limit: str = "") -> NewConsumer:
+            rate_limit: str = "", scopes: str = ",".join(DEFAULT_SCOPES)) -> NewConsumer:
         """Create a consumer with a fresh key; the key is in the result and nowhere else."""
         if not name.strip():
             raise ValueError("a consumer needs a name")
@@ -106,12 +117,13 @@ class ConsumerRepository:
         if upstream_style == "oauth" and not (upstream_client_id and upstream_client_secret):
             raise ValueError("upstream style oauth needs an upstream client id and client secret")
         allow = ",".join(parse_allowlist(ip_allowlist))
+        granted = ",".join(parse_scopes(scopes))
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         row = RestConsumer(name=name.strip(), key_hash=hash_key(key), key_prefix=key[:10],
                            upstream_style=upstream_style, upstream_api_key=upstream_api_key,
                            upstream_app_key=upstream_app_key, upstream_client_id=upstream_client_id,
                            upstream_client_secret=upstream_client_secret, ip_allowlist=allow,
-                           rate_limit=rate_limit, active=True, created_at=time.time())
+                           rate_limit=rate_limit, active=True, created_at=time.time(), scopes=granted)
         with self.store.session() as session:
             session.add(row)
             session.flush()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Float, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "RestConsumer", "UpstreamToken", "VendorArchive"]
+__all__ = ["Base", "QrCode", "QrJob", "QrJobBatch", "QrJobRow", "RestConsumer", "UpstreamToken", "VendorArchive"]
 
 
 class Base(DeclarativeBase):
@@ -71,3 +71,83 @@ class RestConsumer(Base):
     rate_limit: Mapped[str] = mapped_column(String(64), default="")      # e.g. "100/minute"; "" = settings
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[float] = mapped_column(Float)                     # unix time
+    scopes: Mapped[str] = mapped_column(String(128), default="records,qr,events,feeds")  # facade scopes
+
+
+class QrCode(Base):
+    """A code made through ``POST /api/qr/codes``. ``image`` is kept for ExaRoutes, whose API hands
+    an image out once, in the result archive; Flowcode's is fetched from the vendor when asked."""
+
+    __tablename__ = "qr_codes"
+
+    vendor: Mapped[str] = mapped_column(String(16), primary_key=True)
+    vendor_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    uid: Mapped[str] = mapped_column(String(128))
+    url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    media_type: Mapped[str] = mapped_column(String(64))
+    image: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class QrJob(Base):
+    """A bulk QR job: the source of truth for its progress (docs/jobs.md). ``lease_*``: the worker
+    step holding the job now; a lease that runs out (a killed worker) frees the job for another."""
+
+    __tablename__ = "qr_jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    vendor: Mapped[str] = mapped_column(String(16))
+    consumer: Mapped[str] = mapped_column(String(128))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))      # queued running succeeded partial failed cancelled
+    options: Mapped[str] = mapped_column(Text)            # JSON
+    total: Mapped[int] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[str] = mapped_column(Text, default="[]")   # JSON list of {code, message, rows}
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    lease_owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lease_until: Mapped[float] = mapped_column(Float, default=0.0)
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class QrJobRow(Base):
+    """One submitted row and, once known, its result. ``status``: pending (not sent), sent (in a
+    vendor batch), ok, failed, cancelled."""
+
+    __tablename__ = "qr_job_rows"
+
+    job_id: Mapped[str] = mapped_column(String(32), ForeignKey("qr_jobs.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(128))
+    row: Mapped[str] = mapped_column(Text)                # the checked row, JSON
+    batch: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    vendor_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    media_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    image: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class QrJobBatch(Base):
+    """One vendor call's worth of rows. ``state``: sending (committed *before* the POST), submitted
+    (the vendor's task id or bulkId committed), images (Flowcode: codes made, images being fetched),
+    done, failed."""
+
+    __tablename__ = "qr_job_batches"
+
+    job_id: Mapped[str] = mapped_column(String(32), ForeignKey("qr_jobs.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    first_position: Mapped[int] = mapped_column(Integer)
+    last_position: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    vendor_ref: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    polls: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[float] = mapped_column(Float, default=0.0)
+    quota_reached: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -245,6 +245,23 @@ def test_plan_quota_429_is_a_partial_submission_not_an_error(connector, sandbox_
     assert [r.code for r in result.rows] == [None, 429, 429] and result.rows[0].uid == "q0"
 
 
+def test_generate_raises_the_plan_quota_as_rate_limited_after_saving_the_archive(connector, sandbox_url, archives):
+    knobs(sandbox_url, processing_seconds=0, quota={"demo-client": 1})
+    rows = [{"uid": f"g{i}", "data": f"https://x.io/{i}"} for i in range(3)]
+    with pytest.raises(RateLimited) as err:
+        connector.generate(rows)
+    assert err.value.retry_after == connector.quota_retry_after and err.value.status == 429
+    bulk_id = err.value.detail["bulk_id"]
+    assert archives.get("exaroutes", "demo-client", bulk_id) is not None  # the row that was made is kept
+
+
+def test_from_settings_takes_a_poll_schedule_override(http, archives):
+    settings = Settings(exaroutes_poll_schedule="2,5")
+    connector = ExaRoutesConnector.from_settings(http, settings, archives, poll_schedule=(0.01,))
+    assert connector.poll_schedule == (0.01,)
+    assert ExaRoutesConnector.from_settings(http, settings, archives).poll_schedule == (2.0, 5.0)
+
+
 # -- errors and faults: retries only where safe ----------------------------------------------------------
 def test_vendor_errors_become_the_exception_tree(http, sandbox_url, connector, archives):
     with pytest.raises(InvalidRequest):

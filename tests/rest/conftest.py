@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from support import DEMO_HEADERS, DEMO_OAUTH, DEMO_PARAMS, gateway_with
+from support import DEMO_HEADERS, DEMO_OAUTH, DEMO_PARAMS
 
 # The documented credential styles, as a consumer sends them: (headers, URL parameters).
 STYLES = {
@@ -29,21 +29,6 @@ def auth(request, http, gateway_url):
         return {"Authorization": f"Bearer {bearer_token(http, gateway_url)}"}, {}
     headers, params = STYLES[request.param]
     return dict(headers), dict(params)
-
-
-@pytest.fixture
-def gateway_factory(tmp_path, sandbox_url):
-    """Build extra gateways with their own settings; all are shut down after the test."""
-    servers = []
-
-    def make(upstream: str | None = None, **settings):
-        server = gateway_with(tmp_path / f"gw{len(servers)}", upstream or sandbox_url, http_retries=0, **settings)
-        servers.append(server)
-        return server
-
-    yield make
-    for server in servers:
-        server.shutdown()
 
 
 @pytest.fixture

@@ -1,0 +1,33 @@
+"""``GET /api/``: what the facade serves, with links (no key needed to read it)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response
+
+from gateway.api.wire import respond
+
+__all__ = ["RESOURCES", "bp"]
+
+bp = Blueprint("index", __name__)
+
+RESOURCES = [
+    {"name": "records", "scope": "records", "vendor": "flowize", "href": "/api/records",
+     "methods": ["POST"], "description": "Flowize records: POST, then GET/PUT/DELETE /api/records/{uuid}"},
+    {"name": "flows", "scope": "records", "vendor": "flowize", "href": "/api/flows/{name}",
+     "methods": ["GET"], "description": "A Flowize flow; PUT /api/flows/{name}/status changes its status"},
+    {"name": "qr-codes", "scope": "qr", "vendor": "flowcode|exaroutes", "href": "/api/qr/codes",
+     "methods": ["POST"], "description": "One QR code now; its image at /api/qr/codes/{vendor}/{vendor_id}/image"},
+    {"name": "qr-jobs", "scope": "qr", "vendor": "flowcode|exaroutes", "href": "/api/qr/jobs",
+     "methods": ["GET", "POST"], "description": "Durable bulk QR jobs of any size (JSON, CSV or NDJSON rows)"},
+    {"name": "event-sessions", "scope": "events", "vendor": "flowevents", "href": "/api/events/sessions",
+     "methods": ["GET"], "description": "Flow events sessions, registrants, surveys and reports"},
+    {"name": "feeds", "scope": "feeds", "vendor": "flowbox", "href": "/api/feeds/{flowKey}",
+     "methods": ["GET"], "description": "A Flowbox feed, paged, or every post as NDJSON with ?all=true"},
+]
+
+
+@bp.get("/")
+def index() -> Response:
+    return respond({"name": "Flowgate unified API", "auth": "X-Apikey: <consumer key> or Authorization: Bearer",
+                    "errors": "application/problem+json", "lists": "?limit=&cursor= -> {items, next_cursor}",
+                    "docs": "/docs", "openapi": "/openapi.json", "resources": RESOURCES})
