@@ -41,8 +41,10 @@ def worker_owner() -> str:
 
 
 def owner_is_dead_here(owner: str) -> bool:
-    """True when ``owner`` is a process of this machine that no longer runs (never for other hosts)."""
-    host, _, pid = owner.rpartition(":")
+    """True when ``owner`` (``host:pid:step``) is a process of this machine that no longer runs
+    (never for other hosts: their workers are given up on when the lease runs out)."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
     if host != socket.gethostname() or not pid.isdigit():
         return False
     try:

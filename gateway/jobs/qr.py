@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -91,15 +92,18 @@ class QrJobRunner:
     def step(self, job_id: str) -> float | None:
         """Advance the job; seconds until it wants the next step, or None (finished, or held by
         another step, which will reschedule it itself)."""
-        if not self.jobs.claim(job_id, self.owner, self.settings.jobs_lease_seconds):
+        # One lease per step, not per process: two threads of one worker must not share a job.
+        holder = f"{self.owner}:{uuid.uuid4().hex[:8]}"
+        if not self.jobs.claim(job_id, holder, self.settings.jobs_lease_seconds):
             return None
         try:
             return self._work(job_id)
         except Exception:
+            # A step must never lose the job: log, come back later.
             log.exception("job %s: step failed; retrying in 5 s", job_id)
             return 5.0
         finally:
-            self.jobs.release(job_id, self.owner)
+            self.jobs.release(job_id, holder)
             request_id_var.set(None)
 
     def resumable(self) -> list[str]:

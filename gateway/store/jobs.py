@@ -195,8 +195,7 @@ class JobRepository:
         now = time.time()
         with self.store.session() as session:
             result = session.execute(update(QrJob).where(
-                QrJob.id == job_id, QrJob.status.in_(ACTIVE),
-                or_(QrJob.lease_until < now, QrJob.lease_owner == owner))
+                QrJob.id == job_id, QrJob.status.in_(ACTIVE), QrJob.lease_until < now)
                 .values(lease_owner=owner, lease_until=now + lease_seconds))
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -321,13 +320,18 @@ class JobRepository:
                ) -> None:
         """Write row outcomes (``position`` plus columns), add them to the job's counters, and
         optionally update a batch — one transaction, so counters and rows never disagree."""
-        done = sum(1 for r in results if r.get("status") == "ok")
-        failed = sum(1 for r in results if r.get("status") == "failed")
+        done = failed = 0
         with self.store.session() as session:
             for result in results:
                 values = {k: v for k, v in result.items() if k != "position"}
-                session.execute(update(QrJobRow).where(QrJobRow.job_id == job_id,
-                                                       QrJobRow.position == result["position"]).values(**values))
+                query = update(QrJobRow).where(QrJobRow.job_id == job_id, QrJobRow.position == result["position"])
+                if "status" in values:  # an outcome is written once: a row already ok or failed stays so
+                    query = query.where(QrJobRow.status == "sent")
+                changed = session.execute(query.values(**values)).rowcount  # type: ignore[attr-defined]
+                if changed and values.get("status") == "ok":
+                    done += 1
+                elif changed and values.get("status") == "failed":
+                    failed += 1
             if batch is not None:
                 session.execute(update(QrJobBatch).where(QrJobBatch.job_id == job_id, QrJobBatch.seq == batch[0])
                                 .values(**batch[1]))
