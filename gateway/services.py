@@ -59,7 +59,7 @@ class Services:
                    events=EventsOperations(FlowEventsConnector.from_settings(http, settings)),
                    feeds=FeedsOperations(FlowboxConnector.from_settings(http, settings)),
                    records=RecordsOperations(flowize, settings),
-                   jobs=QrJobOperations(JobRepository(store), JobEngine(settings)))
+                   jobs=QrJobOperations(JobRepository(store), JobEngine(settings), qr))
 
     def close(self) -> None:
         self.http.close()

@@ -34,6 +34,7 @@ bp = Blueprint("qr_jobs", __name__, url_prefix="/qr/jobs")
 MAX_UPLOAD_BYTES = 1024 * 1024 * 1024   # 1 GiB: rows stream to the store, never into memory
 OPTION_PARAMS = ("file_type", "studio_config_id", "folder_id", "qrType")
 CSV_COLUMNS = ("uid", "status", "vendor_id", "url", "image_href", "media_type", "error_code", "error_message")
+MAX_IDEMPOTENCY_KEY = 255   # the store's column (gateway/store/models.py)
 
 
 def _ops() -> QrJobOperations:
@@ -160,6 +161,25 @@ def _ndjson_rows(stream: Any) -> Iterator[Any]:
             raise _bad(f"Line {number} of the NDJSON body is not JSON.", "invalid_json") from None
 
 
+def _idempotency_key() -> str | None:
+    """The Idempotency-Key header. An empty one is no key: kept as "", it would be one key shared by
+    every such submit, and the second would break the store's unique index (a 500)."""
+    key = request.headers.get("Idempotency-Key") or None
+    if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
+        raise _bad(f"Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY} characters.", "invalid_request")
+    return key
+
+
+def _after(state: Any) -> tuple[float, str] | None:
+    """The (created_at, id) a jobs cursor holds; a genuine cursor of another list is refused."""
+    if state is None:
+        return None
+    if (isinstance(state, list) and len(state) == 2 and isinstance(state[0], (int, float))
+            and not isinstance(state[0], bool) and isinstance(state[1], str)):
+        return float(state[0]), state[1]
+    raise _bad("The cursor belongs to another list; start again without it.", "invalid_cursor")
+
+
 def _query_options() -> dict[str, Any]:
     return {name: request.args[name] for name in OPTION_PARAMS if name in request.args}
 
@@ -169,6 +189,7 @@ def _query_options() -> dict[str, Any]:
 def submit() -> Response:
     who = require_scope("qr")
     request.max_content_length = MAX_UPLOAD_BYTES
+    idempotency_key = _idempotency_key()
     ctype = request.mimetype or ""
     stream = _body()
     if ctype == "application/json":
@@ -183,7 +204,7 @@ def submit() -> Response:
         err.status = 415
         raise err
     try:
-        job, created = _ops().submit(who.name, rows, header, idempotency_key=request.headers.get("Idempotency-Key"),
+        job, created = _ops().submit(who.name, rows, header, idempotency_key=idempotency_key,
                                      request_id=g.get("request_id"))
     except (ijson.JSONError, UnicodeDecodeError, csv.Error) as exc:
         raise _bad(f"The body could not be read: {type(exc).__name__}.", "invalid_body_encoding") from None
@@ -200,7 +221,7 @@ def submit() -> Response:
 def list_jobs() -> Response:
     who = require_scope("qr")
     limit, after = page_args()
-    jobs = _ops().list(_owner(who), limit + 1, tuple(after) if after else None)  # type: ignore[arg-type]
+    jobs = _ops().list(_owner(who), limit + 1, _after(after))
     more = len(jobs) > limit
     jobs = jobs[:limit]
     next_state = [jobs[-1].created_at, jobs[-1].id] if more else None

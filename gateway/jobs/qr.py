@@ -9,7 +9,6 @@ guarded by state committed before it (docs/jobs.md, "Crash safety"):
                                               made (409/FAILURE, nothing doubled); ExaRoutes cannot
                                               tell — the one unguarded window, kept to this one call
     submitted     polling (task id / bulkId)  poll
-    images        Flowcode: fetching images   fetch the ones still missing
     done/failed   —                           —
 
 ExaRoutes' one-shot archive is saved by the connector before it is parsed, so a crash after the
@@ -49,7 +48,6 @@ __all__ = ["QrJobRunner"]
 log = logging.getLogger("gateway.jobs")
 
 BACKOFF = (2.0, 5.0, 15.0, 30.0, 60.0)   # between tries of a batch the vendor failed
-IMAGE_CHUNK = 50
 
 
 class Later(Exception):
@@ -127,7 +125,7 @@ class QrJobRunner:
         for batch in open_batches:
             if time.monotonic() >= deadline:
                 return 0.0
-            waits.append(self._attend(job, batch, deadline))
+            waits.append(self._attend(job, batch))
         inflight = sum(1 for b in self.jobs.open_batches(job_id) if b.state in ("sending", "submitted"))
         while not job.cancel_requested and inflight < self.settings.jobs_max_inflight \
                 and time.monotonic() < deadline:
@@ -135,11 +133,12 @@ class QrJobRunner:
             if not rows:
                 break
             batch = self.jobs.start_batch(job_id, self.jobs.next_seq(job_id), [r[0] for r in rows])
-            waits.append(self._attend(job, batch, deadline))
+            waits.append(self._attend(job, batch))
             inflight += 1
         if self.jobs.open_batches(job_id) or self.jobs.pending_rows(job_id, 1):
             return max(0.0, min(waits)) if waits else 0.0
-        return self._finish(job_id)
+        self._finish(job_id)
+        return None
 
     def _finish(self, job_id: str) -> None:
         job = self.jobs.get(job_id)
@@ -160,7 +159,8 @@ class QrJobRunner:
             return self.jobs.pending_rows(job.id, self.settings.flowcode_batch_size)
         rows = self.jobs.pending_rows(job.id, self.settings.exaroutes_batch_rows)
         # Keep each call well under ExaRoutes' 25 MB body limit, whatever the rows hold.
-        size, kept = 2, []
+        size = 2
+        kept: list[tuple[int, str, str]] = []
         for row in rows:
             size += len(row[2]) + 64
             if kept and size > EXAROUTES_MAX_BODY * 0.9:
@@ -168,14 +168,14 @@ class QrJobRunner:
             kept.append(row)
         return kept
 
-    def _attend(self, job: Job, batch: Batch, deadline: float) -> float:
+    def _attend(self, job: Job, batch: Batch) -> float:
         """Move one batch forward; seconds until it next needs attention."""
         now = time.time()
         if batch.next_at > now:
             return batch.next_at - now
         try:
             if job.vendor == "flowcode":
-                return self._flowcode(job, batch, deadline)
+                return self._flowcode(job, batch)
             return self._exaroutes(job, batch)
         except Later as later:
             return later.seconds
@@ -208,12 +208,10 @@ class QrJobRunner:
         self.jobs.add_error(job.id, code, message, len(results))
 
     # -- Flowcode -----------------------------------------------------------------------------------
-    def _flowcode(self, job: Job, batch: Batch, deadline: float) -> float:
+    def _flowcode(self, job: Job, batch: Batch) -> float:
         if batch.state == "sending":
             return self._flowcode_send(job, batch)
-        if batch.state == "submitted":
-            return self._flowcode_poll(job, batch)
-        return self._flowcode_images(job, batch, deadline)
+        return self._flowcode_poll(job, batch)
 
     def _code_name(self, job: Job, position: int) -> str:
         return f"fg-{job.id}-{position}"   # unique in the folder: the vendor refuses a second one
@@ -251,11 +249,12 @@ class QrJobRunner:
         if len(codes) != len(rows):
             self._fail_batch(job, batch, "vendor_error", f"Flowcode answered {len(codes)} codes for {len(rows)} rows.")
             return
-        results = [{"position": position, "vendor_id": str(code.get("id")),
+        # Flowcode keeps every code's image: it is fetched when first asked for (docs/jobs.md).
+        results = [{"position": position, "status": "ok", "vendor_id": str(code.get("id")),
                     "url": code.get("url") or code.get("scan_destination"),
                     "media_type": MEDIA_TYPES[_options(job).file_type]}
                    for (position, _uid, _row_json), code in zip(rows, codes, strict=True)]
-        self.jobs.record(job.id, results, batch=(batch.seq, {"state": "images", "error": None}))
+        self.jobs.record(job.id, results, batch=(batch.seq, {"state": "done", "error": None}))
 
     def _flowcode_poll(self, job: Job, batch: Batch) -> float:
         self._spend("flowcode")
@@ -278,33 +277,6 @@ class QrJobRunner:
         interval = self.settings.flowcode_poll_interval
         self.jobs.update_batch(job.id, batch.seq, polls=batch.polls + 1, next_at=time.time() + interval)
         return interval
-
-    def _flowcode_images(self, job: Job, batch: Batch, deadline: float) -> float:
-        file_type = _options(job).file_type
-        while time.monotonic() < deadline:
-            missing = self.jobs.rows_without_image(job.id, batch.seq, IMAGE_CHUNK)
-            if not missing:
-                self.jobs.update_batch(job.id, batch.seq, state="done")
-                return 0.0
-            results = []
-            try:
-                for position, vendor_id in missing:
-                    self._spend("flowcode")
-                    content, media_type = self.flowcode.code_image(vendor_id, file_type)
-                    results.append({"position": position, "status": "ok", "image": content,
-                                    "media_type": media_type.split(";")[0] or MEDIA_TYPES[file_type]})
-                    if time.monotonic() >= deadline:
-                        break
-            except Later:
-                self.jobs.record(job.id, results)
-                raise
-            except (UpstreamError, RateLimited) as exc:
-                self.jobs.record(job.id, results)
-                return self._retry_or_fail(job, batch, exc)
-            except NotFound as exc:
-                results.append(_failed(missing[len(results)][0], "not_found", exc.message))
-            self.jobs.record(job.id, results)
-        return 0.0
 
     # -- ExaRoutes ----------------------------------------------------------------------------------
     def _exaroutes(self, job: Job, batch: Batch) -> float:

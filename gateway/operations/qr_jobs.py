@@ -12,7 +12,7 @@ from typing import Any
 
 from gateway.errors import Conflict, NotFound, ValidationFailed
 from gateway.jobs.engine import JobEngine
-from gateway.operations.qr import check_vendor
+from gateway.operations.qr import QrOperations, check_vendor
 from gateway.operations.qr_rows import MAX_ERRORS, check_rows, parse_options
 from gateway.store.jobs import Job, JobRepository, ResultRow
 
@@ -22,9 +22,10 @@ log = logging.getLogger("gateway.jobs")
 
 
 class QrJobOperations:
-    def __init__(self, jobs: JobRepository, engine: JobEngine):
+    def __init__(self, jobs: JobRepository, engine: JobEngine, qr: QrOperations):
         self.jobs = jobs
         self.engine = engine
+        self.qr = qr
 
     def submit(self, consumer: str, rows: Iterable[Any], header: Callable[[], tuple[Any, Any]], *,
                idempotency_key: str | None = None, request_id: str | None = None) -> tuple[Job, bool]:
@@ -71,7 +72,7 @@ class QrJobOperations:
                         invalid += 1
                         if len(errors) < MAX_ERRORS:
                             errors.append(error)
-                    elif not invalid:
+                    elif not invalid and row is not None:
                         add(position, row.uid, json.dumps(row.as_json()))
         except Exception as exc:
             if idempotency_key and self.jobs.is_duplicate(exc):  # the same key, submitted at the same time
@@ -96,7 +97,7 @@ class QrJobOperations:
         return job
 
     def list(self, consumer: str | None, limit: int, after: tuple[float, str] | None) -> list[Job]:
-        return self.jobs.list(consumer, limit, after)
+        return self.jobs.page(consumer, limit, after)
 
     def cancel(self, job_id: str, consumer: str | None) -> Job:
         """Stop sending what has not been sent; batches already at the vendor finish."""
@@ -112,12 +113,27 @@ class QrJobOperations:
         return self.jobs.results(job_id)
 
     def image(self, job_id: str, consumer: str | None, uid: str) -> tuple[str, bytes]:
-        self.get(job_id, consumer)
+        """(media type, image). ExaRoutes' came in its archive and is kept; Flowcode keeps its codes'
+        images, so one is fetched from Flowcode when first asked for, then kept."""
+        job = self.get(job_id, consumer)
         found = self.jobs.image(job_id, uid)
         if found is None:
-            raise NotFound(f"Job {job_id} has no image for uid {uid!r}.")
-        return found
+            raise NotFound(f"Job {job_id} has no code for uid {uid!r} (yet).")
+        media_type, image, vendor_id = found
+        if image is None:
+            image, media_type = self._fetch(job, uid, vendor_id)
+        return media_type, image
+
+    def _fetch(self, job: Job, uid: str, vendor_id: str | None) -> tuple[bytes, str]:
+        if job.vendor != "flowcode" or not vendor_id:
+            raise NotFound(f"Job {job.id} kept no image for uid {uid!r}.")
+        image, media_type = self.qr.code_image("flowcode", vendor_id, job.options.get("file_type"))
+        self.jobs.keep_image(job.id, uid, image, media_type)
+        return image, media_type
 
     def images(self, job_id: str, consumer: str | None) -> Iterator[tuple[str, str, bytes]]:
-        self.get(job_id, consumer)
-        return self.jobs.images(job_id)
+        job = self.get(job_id, consumer)
+        for uid, media_type, image, vendor_id in self.jobs.images(job_id):
+            if image is None:
+                image, media_type = self._fetch(job, uid, vendor_id)
+            yield uid, media_type, image

@@ -1,8 +1,12 @@
-"""The gateway's REST surface, described: ``GET /openapi.json`` and an interactive ``GET /docs``.
+"""The gateway's REST surfaces, described: ``GET /openapi.json`` and an interactive ``GET /docs``.
 
-``openapi.yaml`` beside this module is the OpenAPI 3.1 document, written by hand (readable, with the
-choices of docs/flowize-decisions.md in its descriptions) and kept equal to the code by
-tests/rest/test_openapi.py, which compares its (path, method) pairs with the Flask URL map.
+One served OpenAPI 3.1 document, written by hand in two files, each beside the code it describes:
+``gateway/rest/openapi.yaml`` (the Flowize surface under ``/v1/``, with the choices of
+docs/flowize-decisions.md in its descriptions, and the document's ``info``) and
+``gateway/api/openapi.yaml`` (the unified facade under ``/api/``, docs/api.md). The second is a
+complete document too; only its ``paths``, ``tags`` and ``components`` are merged into the first, and
+a name defined in both is an error, not an override. tests/rest/test_openapi.py keeps the result
+equal to the code by comparing its (path, method) pairs with the Flask URL map.
 
 ``/docs`` is Swagger UI served from the installed ``flask-swagger-ui`` package's copy of the
 swagger-ui distribution: no CDN, no request leaves the gateway, so the page works offline. The page
@@ -24,11 +28,13 @@ from typing import Any
 import yaml
 from flask import Blueprint, Response, abort, send_from_directory, url_for
 
-__all__ = ["DOCS_ASSETS", "bp", "load_spec", "swagger_ui_dir"]
+__all__ = ["DOCS_ASSETS", "PARTS", "bp", "load_spec", "merge", "swagger_ui_dir"]
 
 bp = Blueprint("openapi", __name__)
 
 SPEC_FILE = "openapi.yaml"
+# (package, file) of each part of the served document; the first gives info, servers and security.
+PARTS = (("gateway.rest", SPEC_FILE), ("gateway.api", SPEC_FILE))
 # The swagger-ui files the page uses; only these are served (no directory listing, no source maps).
 DOCS_ASSETS = ("swagger-ui.css", "index.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js",
                "favicon-32x32.png", "favicon-16x16.png", "oauth2-redirect.html", "oauth2-redirect.js")
@@ -68,11 +74,38 @@ _INIT = """window.onload = function () {
 """
 
 
+def _read(package: str, name: str) -> dict[str, Any]:
+    spec = yaml.safe_load(resources.files(package).joinpath(name).read_text(encoding="utf-8"))
+    spec.pop("x-fragments", None)  # YAML anchors only, not part of the description
+    return spec
+
+
+def merge(base: dict[str, Any], part: dict[str, Any], label: str = "part") -> dict[str, Any]:
+    """``base`` with ``part``'s paths, tags and components added (in place); a clash is a ValueError."""
+    for path, item in part.get("paths", {}).items():
+        if path in base.setdefault("paths", {}):
+            raise ValueError(f"{label}: path {path} is already described")
+        base["paths"][path] = item
+    known = {tag["name"] for tag in base.get("tags", [])}
+    for tag in part.get("tags", []):
+        if tag["name"] in known:
+            raise ValueError(f"{label}: tag {tag['name']!r} is already described")
+        base.setdefault("tags", []).append(tag)
+    for section, entries in part.get("components", {}).items():
+        target = base.setdefault("components", {}).setdefault(section, {})
+        for name, value in entries.items():
+            if name in target:
+                raise ValueError(f"{label}: components/{section}/{name} is already defined")
+            target[name] = value
+    return base
+
+
 @lru_cache(maxsize=1)
 def _load() -> dict[str, Any]:
-    text = resources.files("gateway.rest").joinpath(SPEC_FILE).read_text(encoding="utf-8")
-    spec = yaml.safe_load(text)
-    spec.pop("x-fragments", None)  # YAML anchors only, not part of the description
+    (package, name), *rest = PARTS
+    spec = _read(package, name)
+    for package, name in rest:
+        merge(spec, _read(package, name), f"{package.replace('.', '/')}/{name}")
     # JSON round trip: YAML anchors become independent copies, and we know the result is JSON-clean.
     return json.loads(json.dumps(spec))
 

@@ -140,7 +140,7 @@ class JobRepository:
             row = session.get(QrJob, job_id)
             return _job(row) if row is not None else None
 
-    def list(self, consumer: str | None, limit: int, after: tuple[float, str] | None = None) -> list[Job]:
+    def page(self, consumer: str | None, limit: int, after: tuple[float, str] | None = None) -> list[Job]:
         """Newest first; ``after`` is the (created_at, id) of the last job of the previous page."""
         query = select(QrJob).order_by(QrJob.created_at.desc(), QrJob.id.desc()).limit(limit)
         if consumer is not None:
@@ -166,28 +166,35 @@ class JobRepository:
                 yield ResultRow(*r)
             after = rows[-1][0]
 
-    def images(self, job_id: str, *, chunk: int = 200) -> Iterator[tuple[str, str, bytes]]:
-        """(uid, media type, image) of every row that has one, in submission order."""
+    def images(self, job_id: str, *, chunk: int = 200) -> Iterator[tuple[str, str, bytes | None, str | None]]:
+        """(uid, media type, image or None, vendor id) of every made code, in submission order."""
         after = -1
         while True:
             with self.store.session() as session:
                 rows = session.execute(
-                    select(QrJobRow.position, QrJobRow.uid, QrJobRow.media_type, QrJobRow.image)
-                    .where(QrJobRow.job_id == job_id, QrJobRow.position > after, QrJobRow.image.is_not(None))
+                    select(QrJobRow.position, QrJobRow.uid, QrJobRow.media_type, QrJobRow.image, QrJobRow.vendor_id)
+                    .where(QrJobRow.job_id == job_id, QrJobRow.position > after, QrJobRow.status == "ok")
                     .order_by(QrJobRow.position).limit(chunk)).all()
             if not rows:
                 return
-            for position, uid, media_type, image in rows:
-                yield uid, media_type or "application/octet-stream", image
+            for _position, uid, media_type, image, vendor_id in rows:
+                yield uid, media_type or "application/octet-stream", image, vendor_id
             after = rows[-1][0]
 
-    def image(self, job_id: str, uid: str) -> tuple[str, bytes] | None:
+    def image(self, job_id: str, uid: str) -> tuple[str, bytes | None, str | None] | None:
+        """(media type, image or None when not fetched yet, vendor id) of a made code."""
         with self.store.session() as session:
-            row = session.execute(select(QrJobRow.media_type, QrJobRow.image)
-                                  .where(QrJobRow.job_id == job_id, QrJobRow.uid == uid)).first()
-        if row is None or row[1] is None:
+            row = session.execute(select(QrJobRow.media_type, QrJobRow.image, QrJobRow.vendor_id)
+                                  .where(QrJobRow.job_id == job_id, QrJobRow.uid == uid,
+                                         QrJobRow.status == "ok")).first()
+        if row is None:
             return None
-        return row[0] or "application/octet-stream", row[1]
+        return row[0] or "application/octet-stream", row[1], row[2]
+
+    def keep_image(self, job_id: str, uid: str, image: bytes, media_type: str) -> None:
+        with self.store.session() as session:
+            session.execute(update(QrJobRow).where(QrJobRow.job_id == job_id, QrJobRow.uid == uid)
+                            .values(image=image, media_type=media_type))
 
     # -- the worker's side ----------------------------------------------------------------------------
     def claim(self, job_id: str, owner: str, lease_seconds: float) -> bool:
@@ -275,8 +282,9 @@ class JobRepository:
 
     def next_seq(self, job_id: str) -> int:
         with self.store.session() as session:
-            return int(session.scalar(select(func.coalesce(func.max(QrJobBatch.seq), -1))
-                                      .where(QrJobBatch.job_id == job_id))) + 1
+            last = session.scalar(select(func.coalesce(func.max(QrJobBatch.seq), -1))
+                                  .where(QrJobBatch.job_id == job_id))
+            return int(last if last is not None else -1) + 1
 
     def batch(self, job_id: str, seq: int) -> Batch | None:
         with self.store.session() as session:
@@ -300,14 +308,6 @@ class JobRepository:
             return [tuple(r) for r in session.execute(  # type: ignore[misc]
                 select(QrJobRow.position, QrJobRow.uid, QrJobRow.row)
                 .where(QrJobRow.job_id == job_id, QrJobRow.batch == seq).order_by(QrJobRow.position)).all()]
-
-    def rows_without_image(self, job_id: str, seq: int, limit: int) -> list[tuple[int, str]]:
-        """(position, vendor_id) of a batch's made codes still waiting for their image."""
-        with self.store.session() as session:
-            return [tuple(r) for r in session.execute(  # type: ignore[misc]
-                select(QrJobRow.position, QrJobRow.vendor_id)
-                .where(QrJobRow.job_id == job_id, QrJobRow.batch == seq, QrJobRow.status == "sent",
-                       QrJobRow.vendor_id.is_not(None)).order_by(QrJobRow.position).limit(limit)).all()]
 
     def unfinished(self, job_id: str, seq: int) -> list[int]:
         """Positions of a batch's rows that have no outcome yet."""

@@ -2,13 +2,15 @@
 
 * The document is well formed: OpenAPI 3.1, every ``$ref`` resolves, operation ids are unique, every
   error of the Flowize surface has the documented body, 429 carries the ``X-RateLimit-*`` headers.
+  (The facade's own rules, problem+json and consumer keys, are in tests/api/test_api_openapi.py.)
 * Every row of flowize-api.txt's endpoint table is documented.
 * Drift: the documented (path, method) pairs under ``/v1/`` and the Flask URL map's rules under
-  ``/v1/`` are the same set, in both directions (``/v1/soap`` is a mounted WSGI app, not a rule).
+  ``/v1/`` are the same set, in both directions (``/v1/soap`` is a mounted WSGI app, not a rule); the
+  same under ``/api/`` (the facade, described by gateway/api/openapi.yaml).
 * ``GET /openapi.json`` serves the document; ``GET /docs`` and every asset it references load from the
   gateway itself, and the page names no external host (it must work offline).
 * deploy/postman/flowgate.postman_collection.json is a Postman v2.1 collection with a request for
-  every documented operation, on the fixed embedded port.
+  every documented operation, on the fixed embedded port; the facade's are in its ``/api`` folder.
 """
 
 from __future__ import annotations
@@ -109,11 +111,11 @@ def expand_any(rule: str) -> list[str]:
             for path in expand_any(rule[:match.start()] + str(choice) + rule[match.end():])]
 
 
-def url_map_pairs(app) -> set[tuple[str, str]]:
-    """(method, path shape) of every Flask rule under /v1/; HEAD and automatic OPTIONS left out."""
+def url_map_pairs(app, prefix: str = "/v1") -> set[tuple[str, str]]:
+    """(method, path shape) of every Flask rule under ``prefix``; HEAD and automatic OPTIONS left out."""
     pairs = set()
     for rule in app.url_map.iter_rules():
-        if not (rule.rule == "/v1" or rule.rule.startswith("/v1/")):
+        if not (rule.rule == prefix or rule.rule.startswith(prefix + "/")):
             continue
         methods = set(rule.methods or ()) - AUTOMATIC
         if getattr(rule, "provide_automatic_options", True):  # OPTIONS added by Flask, not by the route
@@ -219,17 +221,35 @@ def test_every_row_of_the_endpoint_table_is_documented(spec):
     assert ("POST", "/v1/soap") in pairs and ("GET", "/healthz") in pairs and ("GET", "/readyz") in pairs
 
 
+def test_the_description_says_what_is_served(spec):
+    """Both surfaces and the five vendors are named, and nothing beyond them is promised."""
+    info = spec["info"]["summary"] + "\n" + spec["info"]["description"]
+    assert "/v1/" in info and "/api/" in info
+    for vendor in ("Flowize", "Flowcode", "ExaRoutes", "Flow events", "Flowbox"):
+        assert vendor in info, vendor
+    assert "other vendor" not in info
+
+
 # -- drift: document <-> code ---------------------------------------------------------------------
-def test_documented_operations_and_the_url_map_agree(spec, app):
-    code = url_map_pairs(app)
+@pytest.mark.parametrize(("prefix", "source"), [("/v1", "gateway/rest/openapi.yaml"),
+                                                ("/api", "gateway/api/openapi.yaml")])
+def test_documented_operations_and_the_url_map_agree(spec, app, prefix, source):
+    code = url_map_pairs(app, prefix)
     doc = {(m, shape(p)) for m, p, _ in documented(spec)
-           if p.startswith("/v1/") and p != "/v1/soap"}  # /v1/soap: a mounted WSGI app, not a Flask rule
+           if p.startswith(prefix + "/") and p != "/v1/soap"}  # /v1/soap: a mounted WSGI app, not a Flask rule
+    assert code, f"no Flask routes under {prefix}/: is the front door still installed by create_app?"
     undocumented = sorted(code - doc, key=lambda mp: (mp[1], mp[0]))
     unimplemented = sorted(doc - code, key=lambda mp: (mp[1], mp[0]))
     assert not undocumented and not unimplemented, (
-        "gateway/rest/openapi.yaml and the Flask routes under /v1/ disagree:\n"
+        f"{source} and the Flask routes under {prefix}/ disagree:\n"
         f"  served but not documented: {undocumented}\n"
         f"  documented but not served: {unimplemented}")
+
+
+def test_every_documented_path_is_under_a_known_surface(spec):
+    """A path outside /v1/ and /api/ would escape both drift checks."""
+    others = {p for _, p, _ in documented(spec) if not p.startswith(("/v1/", "/api/"))}
+    assert others == {"/healthz", "/readyz"}
 
 
 def test_shape_normalisation():
@@ -307,6 +327,7 @@ def test_postman_collection(spec):
     assert variables["api_key"] == "demo-api-key" and variables["app_key"] == "demo-app"
     assert variables["client_id"] == "demo-client-id" and variables["client_secret"] == "demo-client-secret"
     assert variables["flow"] == "demo-flow"
+    assert variables["consumerKey"] == "demo-api-key"
 
     requests_ = list(_requests_of(collection["item"]))
     have = set()
@@ -320,6 +341,18 @@ def test_postman_collection(spec):
 
     folders = {folder for folder, _ in requests_}
     assert {"Authentication", "Data Schema", "Data Record", "Webhooks", "Flows", "Keystore", "Tables",
-            "Environments", "SOAP"} <= folders
+            "Environments", "SOAP", "/api"} <= folders
+
+    # The facade: every /api operation in the /api folder, each with the consumer key (the index needs none).
+    facade = [item for folder, item in requests_ if folder == "/api"]
+    in_folder = {(item["request"]["method"], shape(item["request"]["url"]["raw"][len("{{baseUrl}}"):].split("?")[0]))
+                 for item in facade}
+    assert in_folder == {(m, shape(p)) for m, p, _ in documented(spec) if p.startswith("/api/")}
+    for item in facade:
+        headers = {h["key"]: h["value"] for h in item["request"]["header"] if not h.get("disabled")}
+        if item["request"]["url"]["raw"] == "{{baseUrl}}/api/":
+            continue
+        assert (headers.get("X-Apikey") == "{{consumerKey}}"
+                or headers.get("Authorization") == "Bearer {{consumerKey}}"), item["name"]
     soap = [item for folder, item in requests_ if folder == "SOAP"]
     assert any("<mym:getRecord>" in item["request"]["body"]["raw"] for item in soap)
