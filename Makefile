@@ -22,6 +22,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	@$(BIN)/python -m benchmarks
+	@$(BIN)/python -m benchmarks.bulk
 
 lint: $(STAMP)
 	@$(BIN)/ruff check gateway tests
