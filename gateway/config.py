@@ -111,7 +111,6 @@ class Settings:
     api_demo_key: str = _secret("demo-api-key")  # embedded mode only: a consumer key with every scope
     api_rate_limit: str = "6000/hour"  # per consumer
     api_secret_key: str = _secret()   # signs list cursors; default: derived per data_dir
-    api_single_wait: float = 120.0    # POST /api/qr/codes: how long to wait for an asynchronous vendor
 
     # -- embedded sandbox ----------------------------------------------------------------------
     embedded: bool = True             # `flowgate serve` also starts the sandbox

@@ -317,6 +317,7 @@ _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/svg+xml": "svg", 
 @bp.get("/<job_id>/images.zip")
 def images_zip(job_id: str) -> Response:
     who = require_scope("qr")
+    _ops().get(job_id, _owner(who))  # an unknown job is a 404 problem here, not a stream that breaks off
     images = _ops().images(job_id, _owner(who))
 
     def generate() -> Iterator[bytes]:

@@ -202,7 +202,7 @@ def parse_row(data: Any) -> QrRow:
     if not isinstance(dest, Mapping):
         raise RowError("destination is required: an object with type and its fields")
     kind = dest.get("type")
-    if kind not in _CHECKS:
+    if not isinstance(kind, str) or kind not in _CHECKS:
         raise RowError(f"destination.type must be one of {', '.join(DESTINATION_TYPES)}")
     required, optional = DESTINATION_FIELDS[kind]
     unknown = sorted(set(dest) - {"type", *required, *optional})
