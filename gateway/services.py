@@ -13,7 +13,8 @@ from gateway.connectors.flowbox import FlowboxConnector
 from gateway.connectors.flowcode import FlowcodeConnector
 from gateway.connectors.flowevents import FlowEventsConnector
 from gateway.connectors.flowize import FlowizeConnector
-from gateway.connectors.flowize_auth import FlowizeCredentials, StoreTokenCache
+from gateway.connectors.flowize_auth import StoreTokenCache
+from gateway.credentials import FlowizeCredentials
 from gateway.http import HttpClient
 from gateway.jobs.engine import JobEngine
 from gateway.operations.events import EventsOperations

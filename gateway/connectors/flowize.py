@@ -21,12 +21,12 @@ import requests
 
 from gateway.connectors.common import vendor_error
 from gateway.connectors.flowize_auth import (
-    FlowizeCredentials,
     MemoryTokenCache,
     TokenCache,
     TokenManager,
     expiry_from,
 )
+from gateway.credentials import FlowizeCredentials
 from gateway.errors import AuthError, GatewayError, InvalidRequest, UpstreamError
 from gateway.http import HttpClient
 from gateway.store.tokens import StoredToken

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from gateway.connectors.flowize import FlowizeConnector, FlowizeResponse
-from gateway.connectors.flowize_auth import FlowizeCredentials
+from gateway.credentials import FlowizeCredentials
 from gateway.errors import AuthError, InvalidRequest
 
 __all__ = [

@@ -18,12 +18,13 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from gateway.config import Settings
-from gateway.connectors.flowize_auth import FlowizeCredentials
+from gateway.credentials import FlowizeCredentials
 from gateway.errors import AuthError, Forbidden, GatewayError, UpstreamError, ValidationFailed
+from gateway.operations.credentials import consumer_upstream
 from gateway.operations.flowize import FLOW_STATUSES, FlowizeOperations, Outcome
 from gateway.store.consumers import Consumer
 
-__all__ = ["SANDBOX_API_KEY", "SANDBOX_APP_KEY", "Flow", "Record", "RecordsOperations", "consumer_credentials"]
+__all__ = ["SANDBOX_API_KEY", "SANDBOX_APP_KEY", "Flow", "Record", "RecordsOperations"]
 
 # The embedded sandbox's demo customer (gateway/sandbox/flowize/seed.py DEMO; a test keeps them equal).
 # Written out rather than imported: operations do not import the sandbox.
@@ -66,18 +67,6 @@ class Flow:
     description: str | None = None
     diagram: Any = None
     versions: list[Any] = field(default_factory=list)
-
-
-def consumer_credentials(consumer: Consumer | None) -> FlowizeCredentials | None:
-    """The consumer's own upstream Flowize credentials (``flowgate consumer add --upstream-*``), if any."""
-    if consumer is None:
-        return None
-    if consumer.upstream_style == "oauth":
-        return FlowizeCredentials.oauth(consumer.upstream_client_id, consumer.upstream_client_secret)
-    if consumer.upstream_style in ("apikey", "url"):
-        return FlowizeCredentials.api_keys(consumer.upstream_api_key, consumer.upstream_app_key,
-                                           in_url=consumer.upstream_style == "url")
-    return None
 
 
 # -- checks: each returns the reason a value is refused, or None ------------------------------------
@@ -180,7 +169,7 @@ class RecordsOperations:
         """Who we are towards Flowize for ``consumer`` (None: the embedded demo key), first match wins:
         the consumer's own upstream credentials; the gateway-held ones from settings; in embedded mode
         only, the sandbox's demo customer; else a GatewayError (500): the gateway is not configured."""
-        own = consumer_credentials(consumer)
+        own = consumer_upstream(consumer)
         if own is not None:
             return own
         held = FlowizeCredentials.from_settings(self.settings)

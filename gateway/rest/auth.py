@@ -18,17 +18,16 @@ Two modes (docs/rest.md, "Credentials"):
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, g, request
 
-from gateway.connectors.flowize_auth import FlowizeCredentials
+from gateway.credentials import FlowizeCredentials
 from gateway.errors import AuthError, Forbidden, GatewayError, InvalidRequest
 from gateway.flowize_wire import bearer_token
+from gateway.operations.credentials import Presented, consumer_upstream, pass_through
 from gateway.operations.flowize import FlowizeOperations, check_grant_type
 from gateway.store.consumers import Consumer, ConsumerRepository, ip_allowed
 
@@ -49,34 +48,6 @@ WRONG = "The credentials are not correct."
 # In gateway-held mode a consumer key is long-lived (like Flowize's own API key); the OAuth calls
 # hand it back as the token with this nominal lifetime (docs/rest.md, "OAuth in gateway-held mode").
 GATEWAY_TOKEN_TTL = 365 * 24 * 3600
-
-
-@dataclass(frozen=True)
-class Presented:
-    """The credentials in the request, as sent. ``secret`` is the token, api key or client secret."""
-
-    style: str  # bearer | apikey | url | client | none
-    secret: str = field(default="", repr=False)
-    app_key: str = ""
-    client_id: str = ""
-    scopes: str = ""  # X-Scopes / scopes as sent: the vendor enforces them (decision A6)
-
-    def flowize(self) -> FlowizeCredentials | None:
-        """The same credentials, in the same style, for the vendor (pass-through mode)."""
-        creds = None
-        if self.style == "bearer":
-            creds = FlowizeCredentials.bearer(self.secret)
-        elif self.style in ("apikey", "url"):
-            creds = FlowizeCredentials.api_keys(self.secret, self.app_key, in_url=self.style == "url")
-        elif self.style == "client":
-            # The token is fetched once and cached (store-backed TokenManager), then sent as Bearer.
-            creds = FlowizeCredentials.oauth(self.client_id, self.secret)
-        return dataclasses.replace(creds, scopes=self.scopes) if creds is not None and self.scopes else creds
-
-    def digest(self) -> str:
-        """A stable, non-reversible name for what was presented (rate-limit buckets)."""
-        raw = f"{self.style}|{self.client_id}|{self.secret}"
-        return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -156,15 +127,6 @@ def _gateway_consumer() -> Consumer:
     return caller.consumer
 
 
-def _consumer_upstream(consumer: Consumer) -> FlowizeCredentials | None:
-    if consumer.upstream_style == "oauth":
-        return FlowizeCredentials.oauth(consumer.upstream_client_id, consumer.upstream_client_secret)
-    if consumer.upstream_style in ("apikey", "url"):
-        return FlowizeCredentials.api_keys(consumer.upstream_api_key, consumer.upstream_app_key,
-                                           in_url=consumer.upstream_style == "url")
-    return None
-
-
 def upstream(*, required: bool = True) -> tuple[FlowizeOperations, FlowizeCredentials | None]:
     """The operations to call and the credentials to hand them, for this request.
 
@@ -172,14 +134,14 @@ def upstream(*, required: bool = True) -> tuple[FlowizeOperations, FlowizeCreden
     when the consumer's IP allowlist does not hold the caller."""
     ops: FlowizeOperations = current_app.extensions["flowgate"].flowize
     if not gateway_mode():
-        creds = _caller().presented.flowize()
+        creds = pass_through(_caller().presented)
         if creds is None and required:
             raise AuthError(MISSING)
         return ops, creds
     if not required and _caller().consumer is None:
         return ops, None
     consumer = _gateway_consumer()
-    held = _consumer_upstream(consumer)
+    held = consumer_upstream(consumer)
     if held is not None:
         return ops.with_held(held), None
     if ops.held is None:

@@ -19,8 +19,9 @@ from typing import Any
 
 from spyne import Fault, ServiceBase, rpc
 
-from gateway.connectors.flowize_auth import FlowizeCredentials
+from gateway.credentials import FlowizeCredentials
 from gateway.errors import InvalidRequest
+from gateway.operations.credentials import Presented, pass_through
 from gateway.operations.flowize import FlowizeOperations, Outcome
 from gateway.soap.faults import SoapFault, fault_for
 from gateway.soap.models import REQUEST_TYPES, Response, UnqualifiedResponse
@@ -57,11 +58,12 @@ def _call(ctx: Any) -> SoapCall:
 
 
 def _credentials(call: SoapCall, auth: Any) -> FlowizeCredentials | None:
-    """A token in the SOAP Header wins; else the AuthenticationObject's keys."""
+    """What the envelope presented — a token in the SOAP Header wins, else the
+    AuthenticationObject's keys — through the one credential policy."""
     if call.access_token:
-        return FlowizeCredentials.bearer(call.access_token)
+        return pass_through(Presented("bearer", call.access_token))
     if auth is not None and (auth.Apikey or auth.Appkey):
-        return FlowizeCredentials.api_keys(auth.Apikey or "", auth.Appkey or "")
+        return pass_through(Presented("apikey", auth.Apikey or "", auth.Appkey or ""))
     return None
 
 

@@ -14,7 +14,8 @@ from support import add_fault, fast_http_client
 
 from gateway.config import Settings
 from gateway.connectors.flowize import FlowizeConnector
-from gateway.connectors.flowize_auth import FlowizeCredentials, StoreTokenCache
+from gateway.connectors.flowize_auth import StoreTokenCache
+from gateway.credentials import FlowizeCredentials
 from gateway.errors import AuthError, Conflict, Forbidden, NotFound, RateLimited, UpstreamError
 from gateway.http import HttpClient
 from gateway.store import Store, TokenRepository

@@ -12,7 +12,7 @@ import pytest
 
 from gateway.config import Settings
 from gateway.connectors.flowize import FlowizeConnector
-from gateway.connectors.flowize_auth import FlowizeCredentials
+from gateway.credentials import FlowizeCredentials
 from gateway.errors import AuthError, InvalidRequest, UpstreamUnavailable
 from gateway.http import HttpClient
 from gateway.operations.flowize import FlowizeOperations
