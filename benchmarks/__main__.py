@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,27 +21,12 @@ from collections.abc import Callable
 
 import requests
 
+from benchmarks.common import free_port, wait_up
+
 SOAP_GET_RECORD = b"""<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:mym="Flowize">
 <soapenv:Body><mym:getRecord><input><AuthenticationObject><Apikey>demo-api-key</Apikey><Appkey>demo-app</Appkey>
 </AuthenticationObject><DataRecordObject><Uuid>demo-record</Uuid></DataRecordObject></input></mym:getRecord>
 </soapenv:Body></soapenv:Envelope>"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
 
 
 def _percentile(values: list[float], pct: float) -> float:
@@ -55,7 +39,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=500)
     args = parser.parse_args()
 
-    port, sandbox_port = _free_port(), _free_port()
+    port, sandbox_port = free_port(), free_port()
     data_dir = tempfile.mkdtemp(prefix="flowgate-bench-")
     env = {**os.environ, "GATEWAY_PORT": str(port), "GATEWAY_SANDBOX_PORT": str(sandbox_port),
            "GATEWAY_DATA_DIR": data_dir, "GATEWAY_LOG_LEVEL": "WARNING", "GATEWAY_SANDBOX_RATE_LIMIT": "100000000"}
@@ -63,8 +47,8 @@ def main() -> int:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     gateway, sandbox = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sandbox_port}"
     try:
-        _wait(gateway + "/healthz")
-        _wait(sandbox + "/_sandbox/health")
+        wait_up(gateway + "/healthz")
+        wait_up(sandbox + "/_sandbox/health")
         session = requests.Session()
         direct_headers = {"X-Apikey": "demo-api-key", "X-App": "demo-app", "X-Uuid": "demo-record"}
 

@@ -49,6 +49,10 @@ Demo credentials:
 Try (a SOAP getRecord through the gateway, as a legacy client sends it):
   curl -s {gateway}/v1/soap -H 'Content-Type: text/xml' -d '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:mym="Flowize"><soapenv:Body><mym:getRecord><input><AuthenticationObject><Apikey>demo-api-key</Apikey><Appkey>demo-app</Appkey></AuthenticationObject><DataRecordObject><Uuid>demo-record</Uuid></DataRecordObject></input></mym:getRecord></soapenv:Body></soapenv:Envelope>'
 
+The unified REST facade (consumer key demo-api-key), e.g. one QR code, then a bulk job from a CSV:
+  curl -s {gateway}/api/qr/codes -H 'X-Apikey: demo-api-key' -H 'Content-Type: application/json' -d '{{"vendor": "flowcode", "row": {{"uid": "hello-1", "destination": {{"type": "url", "url": "https://example.com"}}}}}}'
+  .venv/bin/flowgate qr submit rows.csv --vendor exaroutes --wait --out results.csv   (rows.csv: uid,type,url)
+
 Ctrl-C stops everything.
 """
 
@@ -100,7 +104,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("huey").setLevel(max(logging.WARNING, logging.getLogger().level))
+    for noisy in ("huey", "alembic"):  # their start-up chatter says nothing an operator needs
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     run_worker(settings)
     return 0
 

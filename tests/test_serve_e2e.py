@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -110,6 +111,15 @@ def test_the_printed_example_call_works_as_pasted(served):
     assert base in curl
     out = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=20, check=False).stdout
     assert "<Code>200</Code>" in out and "getRecordResponse" in out
+    facade = next(line.strip() for line in banner.splitlines() if line.strip().startswith("curl ") and "/api/" in line)
+    made = json.loads(subprocess.run(["bash", "-c", facade], capture_output=True, text=True, timeout=30,
+                                     check=False).stdout)
+    assert made["vendor"] == "flowcode" and made["uid"] == "hello-1" and made["image"]["href"]
+
+
+def test_embedded_mode_runs_a_job_worker(served):
+    proc, _, _ = served
+    assert any("gateway.cli worker" in _cmdline(pid) for pid in _descendants(proc.pid))
 
 
 def test_metrics_add_up_every_gunicorn_worker(served):
@@ -121,3 +131,11 @@ def test_metrics_add_up_every_gunicorn_worker(served):
                 if ln.startswith("flowgate_requests_total{") and 'door="probe"' in ln and 'status="200"' in ln
                 and 'method="GET"' in ln)
     assert float(line.rsplit(" ", 1)[1]) >= 30  # whichever worker answered each request
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""

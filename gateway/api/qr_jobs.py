@@ -13,6 +13,7 @@ import io
 import json
 import zipfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -24,7 +25,7 @@ from gateway.api.paging import page_args, page_body
 from gateway.api.wire import respond
 from gateway.errors import InvalidRequest
 from gateway.operations.qr_jobs import QrJobOperations
-from gateway.operations.qr_rows import row_from_flat
+from gateway.qr_rows import row_from_flat
 from gateway.store.jobs import Job, ResultRow
 
 __all__ = ["bp"]
@@ -62,8 +63,6 @@ def job_json(job: Job) -> dict[str, Any]:
 
 
 def _iso(ts: float) -> str:
-    from datetime import UTC, datetime
-
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -252,8 +251,7 @@ def _result_json(job_id: str, r: ResultRow) -> dict[str, Any]:
 def results(job_id: str) -> Response:
     who = require_scope("qr")
     rows = _ops().results(job_id, _owner(who))
-    wants_csv = request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv" \
-        and request.accept_mimetypes["text/csv"] > request.accept_mimetypes["application/json"]
+    wants_csv = request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv"  # JSON on ties
 
     def as_json() -> Iterator[bytes]:
         yield b"["
@@ -317,7 +315,6 @@ _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/svg+xml": "svg", 
 @bp.get("/<job_id>/images.zip")
 def images_zip(job_id: str) -> Response:
     who = require_scope("qr")
-    _ops().get(job_id, _owner(who))  # an unknown job is a 404 problem here, not a stream that breaks off
     images = _ops().images(job_id, _owner(who))
 
     def generate() -> Iterator[bytes]:

@@ -40,7 +40,18 @@ from gateway.errors import (
 from gateway.http import request_id_var
 from gateway.jobs.budget import VendorBudget
 from gateway.jobs.engine import owner_is_dead_here, worker_owner
-from gateway.operations.qr_rows import MEDIA_TYPES, QrOptions, QrRow, exaroutes_row, flowcode_payload
+from gateway.qr_rows import (
+    MEDIA_TYPES,
+    QrOptions,
+    QrRow,
+    exaroutes_failure,
+    exaroutes_row,
+    exaroutes_vendor_id,
+    flowcode_code_url,
+    flowcode_payload,
+    parse_options,
+    parse_row,
+)
 from gateway.store.jobs import Batch, Job, JobRepository
 
 __all__ = ["QrJobRunner"]
@@ -59,16 +70,11 @@ class Later(Exception):
 
 
 def _options(job: Job) -> QrOptions:
-    o = job.options
-    return QrOptions(o.get("file_type", "PNG"), o.get("studio_config_id"), o.get("folder_id"), o.get("qrType"),
-                     {k: o[k] for k in ("styling", "secure", "sources", "expiry") if k in o} or None)
+    return parse_options(job.options, job.vendor)   # stored from a checked QrOptions: cannot fail
 
 
 def _row(row_json: str) -> QrRow:
-    data = json.loads(row_json)
-    dest = dict(data["destination"])
-    kind = dest.pop("type")
-    return QrRow(data["uid"], kind, dest)
+    return parse_row(json.loads(row_json))           # stored checked: parses the same again
 
 
 def _failed(position: int, code: str, message: str) -> dict[str, Any]:
@@ -169,7 +175,9 @@ class QrJobRunner:
         return kept
 
     def _attend(self, job: Job, batch: Batch) -> float:
-        """Move one batch forward; seconds until it next needs attention."""
+        """Move one batch forward; seconds until it next needs attention. What a vendor call raises is
+        decided here, for every call: a failure that may pass is tried again later, one that will
+        not fails the batch's rows with the vendor's reason."""
         now = time.time()
         if batch.next_at > now:
             return batch.next_at - now
@@ -179,6 +187,11 @@ class QrJobRunner:
             return self._exaroutes(job, batch)
         except Later as later:
             return later.seconds
+        except (UpstreamError, RateLimited) as exc:
+            return self._retry_or_fail(job, batch, exc)
+        except GatewayError as exc:
+            self._fail_batch(job, batch, _code(exc), exc.message)
+            return 0.0
 
     def _spend(self, vendor: str) -> None:
         wait = self.budget.take(vendor)
@@ -231,11 +244,6 @@ class QrJobRunner:
             self._fail_batch(job, batch, "unconfirmed", "Flowcode made these codes in an earlier try whose answer "
                              f"was lost; their ids cannot be looked up ({exc.message}).")
             return 0.0
-        except (UpstreamError, RateLimited) as exc:
-            return self._retry_or_fail(job, batch, exc)
-        except GatewayError as exc:
-            self._fail_batch(job, batch, _code(exc), exc.message)
-            return 0.0
         if created.is_async:
             interval = self.settings.flowcode_poll_interval
             self.jobs.update_batch(job.id, batch.seq, state="submitted", vendor_ref=created.task_id,
@@ -251,20 +259,14 @@ class QrJobRunner:
             return
         # Flowcode keeps every code's image: it is fetched when first asked for (docs/jobs.md).
         results = [{"position": position, "status": "ok", "vendor_id": str(code.get("id")),
-                    "url": code.get("url") or code.get("scan_destination"),
+                    "url": flowcode_code_url(code),
                     "media_type": MEDIA_TYPES[_options(job).file_type]}
                    for (position, _uid, _row_json), code in zip(rows, codes, strict=True)]
         self.jobs.record(job.id, results, batch=(batch.seq, {"state": "done", "error": None}))
 
     def _flowcode_poll(self, job: Job, batch: Batch) -> float:
         self._spend("flowcode")
-        try:
-            status = self.flowcode.bulk_status(batch.vendor_ref or "")
-        except (UpstreamError, RateLimited) as exc:
-            return self._retry_or_fail(job, batch, exc)
-        except GatewayError as exc:
-            self._fail_batch(job, batch, _code(exc), exc.message)
-            return 0.0
+        status = self.flowcode.bulk_status(batch.vendor_ref or "")
         if status["status"] == "SUCCESS":
             self._flowcode_made(job, batch, self.jobs.batch_rows(job.id, batch.seq), list(status.get("codes") or []))
             return 0.0
@@ -288,13 +290,7 @@ class QrJobRunner:
         options = _options(job)
         rows = [exaroutes_row(_row(row_json), options) for _p, _uid, row_json in self.jobs.batch_rows(job.id, batch.seq)]
         self._spend("exaroutes")
-        try:
-            submission = self.exaroutes.submit(rows)
-        except (UpstreamError, RateLimited) as exc:
-            return self._retry_or_fail(job, batch, exc)
-        except GatewayError as exc:
-            self._fail_batch(job, batch, _code(exc), exc.message)
-            return 0.0
+        submission = self.exaroutes.submit(rows)
         first = self.poll_schedule[0]
         self.jobs.update_batch(job.id, batch.seq, state="submitted", vendor_ref=submission.bulk_id,
                                quota_reached=submission.quota_reached, next_at=time.time() + first, error=None)
@@ -305,40 +301,30 @@ class QrJobRunner:
     def _exaroutes_poll(self, job: Job, batch: Batch) -> float:
         bulk_id = batch.vendor_ref or ""
         self._spend("exaroutes")
-        try:
-            status = self.exaroutes.status(bulk_id)
-        except (UpstreamError, RateLimited) as exc:
-            return self._retry_or_fail(job, batch, exc)
-        except GatewayError as exc:
-            self._fail_batch(job, batch, _code(exc), exc.message)
-            return 0.0
+        status = self.exaroutes.status(bulk_id)
         if not status.done:
             delay = self.poll_schedule[min(batch.polls + 1, len(self.poll_schedule) - 1)]
             self.jobs.update_batch(job.id, batch.seq, polls=batch.polls + 1, next_at=time.time() + delay)
             return delay
         rows = self.jobs.batch_rows(job.id, batch.seq)
         sent = [{"uid": uid} for _p, uid, _r in rows]
+        self._spend("exaroutes")
         try:
-            self._spend("exaroutes")
             result = self.exaroutes.download(bulk_id, sent)   # saved in the store before it is parsed
-        except Later:
-            raise
         except NotFound as exc:
             self._fail_batch(job, batch, "archive_lost", exc.message)
             return 0.0
-        except (UpstreamError, RateLimited) as exc:
-            return self._retry_or_fail(job, batch, exc)
         results = []
         quota_rows = 0
         for (position, _uid, _row_json), entry in zip(rows, result.rows, strict=True):
             if entry.ok:
                 results.append({"position": position, "status": "ok",
-                                "vendor_id": entry.id or f"{bulk_id}.{entry.index}", "url": entry.url,
+                                "vendor_id": exaroutes_vendor_id(bulk_id, entry.id, entry.index), "url": entry.url,
                                 "media_type": "image/png", "image": entry.image()})
             else:
-                code = {400: "invalid_row", 429: "quota_exceeded"}.get(entry.code or 0, f"vendor_{entry.code}")
+                code, message = exaroutes_failure(entry.code, entry.message)
                 quota_rows += code == "quota_exceeded"
-                results.append(_failed(position, code, entry.message or "ExaRoutes could not generate this row."))
+                results.append(_failed(position, code, message))
         self.jobs.record(job.id, results, batch=(batch.seq, {"state": "done", "error": None}))
         if quota_rows:
             self.jobs.add_error(job.id, "quota_exceeded", "ExaRoutes plan QR-creation limit reached.", quota_rows)

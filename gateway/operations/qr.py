@@ -1,5 +1,5 @@
 """QR codes on Flowcode and ExaRoutes behind one shape: protocol-neutral, what the facade (and the
-bulk jobs) call. Rows and options are checked by :mod:`gateway.operations.qr_rows` before any vendor
+bulk jobs) call. Rows and options are checked by :mod:`gateway.qr_rows` before any vendor
 call; vendor errors arrive as the exception tree from the connectors.
 """
 
@@ -9,23 +9,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.config import Settings
-from gateway.connectors.exaroutes import ExaRoutesConnector, RowResult
+from gateway.connectors.exaroutes import ExaRoutesConnector
 from gateway.connectors.flowcode import FlowcodeConnector
 from gateway.errors import Conflict, InvalidRequest, NotFound, ValidationFailed
-from gateway.operations.qr_rows import (
+from gateway.qr_rows import (
     FILE_TYPES,
     MEDIA_TYPES,
     QrOptions,
     QrRow,
     RowError,
+    exaroutes_failure,
     exaroutes_row,
+    exaroutes_vendor_id,
+    flowcode_code_url,
     flowcode_payload,
     parse_options,
     parse_row,
 )
 from gateway.store.qr_codes import QrCodeRepository, StoredCode
 
-__all__ = ["VENDORS", "CreatedCode", "QrOperations", "check_vendor", "row_outcome"]
+__all__ = ["VENDORS", "CreatedCode", "QrOperations", "check_vendor"]
 
 VENDORS = ("flowcode", "exaroutes")
 
@@ -44,17 +47,6 @@ def check_vendor(vendor: Any, field: str = "vendor") -> str:
         raise ValidationFailed(f"{field} must be flowcode or exaroutes.",
                                errors=[{"field": field, "reason": "must be flowcode or exaroutes"}])
     return str(vendor)
-
-
-def exaroutes_vendor_id(bulk_id: str, result: RowResult) -> str:
-    """A dynamic row's own id; a static row has none, so it is named by its bulk and position."""
-    return result.id or f"{bulk_id}.{result.index}"
-
-
-def row_outcome(result: RowResult) -> tuple[str, str]:
-    """(code, message) for a failed ExaRoutes row: its vendor code as a stable string."""
-    code = {400: "invalid_row", 429: "quota_exceeded"}.get(result.code or 0, f"vendor_{result.code or 'error'}")
-    return code, result.message or "ExaRoutes could not generate this row."
 
 
 class QrOperations:
@@ -98,7 +90,7 @@ class QrOperations:
             raise Conflict(f"A Flowcode code named {row.uid!r} already exists in this folder: uids are unique "
                            "per folder.", detail=exc.detail) from None
         vendor_id = str(code.get("id"))
-        url = code.get("url") or code.get("scan_destination")
+        url = flowcode_code_url(code)
         self.codes.save(StoredCode("flowcode", vendor_id, row.uid, url, options.media_type, None))
         return CreatedCode(row.uid, "flowcode", vendor_id, url, options.media_type)
 
@@ -108,13 +100,20 @@ class QrOperations:
         self.exaroutes.wait(submission.bulk_id)
         result = self.exaroutes.download(submission.bulk_id, rows).rows[0]
         if not result.ok:
-            code, message = row_outcome(result)
+            code, message = exaroutes_failure(result.code, result.message)
             if code == "quota_exceeded":
                 raise self.exaroutes.quota_error(submission)
             raise InvalidRequest(f"ExaRoutes refused the row: {message}", code=result.code or 400)
-        vendor_id = exaroutes_vendor_id(submission.bulk_id, result)
+        vendor_id = exaroutes_vendor_id(submission.bulk_id, result.id, result.index)
         self.codes.save(StoredCode("exaroutes", vendor_id, row.uid, result.url, "image/png", result.image()))
         return CreatedCode(row.uid, "exaroutes", vendor_id, result.url, "image/png")
+
+    def get_code(self, vendor: Any, vendor_id: str) -> CreatedCode:
+        """A code made through this gateway, as its creation answered."""
+        stored = self.codes.get(check_vendor(vendor), vendor_id)
+        if stored is None:
+            raise NotFound(f"No {vendor} code {vendor_id!r} was made through this gateway.")
+        return CreatedCode(stored.uid, stored.vendor, stored.vendor_id, stored.url, stored.media_type)
 
     # -- images --------------------------------------------------------------------------------
     def code_image(self, vendor: Any, vendor_id: str, file_type: str | None = None) -> tuple[bytes, str]:

@@ -13,7 +13,7 @@ from typing import Any
 from gateway.errors import Conflict, NotFound, ValidationFailed
 from gateway.jobs.engine import JobEngine
 from gateway.operations.qr import QrOperations, check_vendor
-from gateway.operations.qr_rows import MAX_ERRORS, check_rows, parse_options
+from gateway.qr_rows import MAX_ERRORS, check_rows, parse_options
 from gateway.store.jobs import Job, JobRepository, ResultRow
 
 __all__ = ["QrJobOperations"]
@@ -132,8 +132,14 @@ class QrJobOperations:
         return image, media_type
 
     def images(self, job_id: str, consumer: str | None) -> Iterator[tuple[str, str, bytes]]:
+        """(uid, media type, image) of every made code; NotFound at once (not mid-stream) for a job
+        the consumer cannot see."""
         job = self.get(job_id, consumer)
-        for uid, media_type, image, vendor_id in self.jobs.images(job_id):
-            if image is None:
-                image, media_type = self._fetch(job, uid, vendor_id)
-            yield uid, media_type, image
+
+        def each() -> Iterator[tuple[str, str, bytes]]:
+            for uid, media_type, image, vendor_id in self.jobs.images(job_id):
+                if image is None:
+                    image, media_type = self._fetch(job, uid, vendor_id)
+                yield uid, media_type, image
+
+        return each()

@@ -42,6 +42,8 @@ def test_every_destination_decodes_to_what_was_asked(http, api_url, vendor, kind
     assert body["uid"] == row["uid"] and body["vendor"] == vendor and body["vendor_id"]
     assert body["image"]["media_type"] == "image/png"
     assert resp.headers["Location"].endswith(f"/api/qr/codes/{vendor}/{body['vendor_id']}")
+    again = http.get(api_url.rsplit("/api", 1)[0] + resp.headers["Location"], headers=DEMO, timeout=10)
+    assert again.status_code == 200 and again.json() == body
     image = http.get(api_url.rsplit("/api", 1)[0] + body["image"]["href"], headers=DEMO, timeout=10)
     assert image.status_code == 200 and image.headers["Content-Type"] == "image/png"
     assert decode(image.content) == [DESTINATIONS[kind][1]]

@@ -35,7 +35,10 @@ __all__ = [
     "RowError",
     "check_rows",
     "encoded",
+    "exaroutes_failure",
     "exaroutes_row",
+    "exaroutes_vendor_id",
+    "flowcode_code_url",
     "flowcode_payload",
     "parse_options",
     "parse_row",
@@ -341,6 +344,23 @@ def exaroutes_row(row: QrRow, options: QrOptions) -> dict[str, Any]:
         out["qrType"] = options.qr_type
     out.update(options.exaroutes_extra or {})
     return out
+
+
+# -- what the vendors answered, in the facade's terms ----------------------------------------------------
+def flowcode_code_url(code: Mapping[str, Any]) -> str | None:
+    """A made Flowcode code's link: its short URL when the vendor gives one, else where it leads."""
+    return code.get("url") or code.get("scan_destination")
+
+
+def exaroutes_vendor_id(bulk_id: str, qr_id: str | None, index: int) -> str:
+    """A dynamic row's own id; a static row has none, so it is named by its bulk and position."""
+    return qr_id or f"{bulk_id}.{index}"
+
+
+def exaroutes_failure(vendor_code: int | None, message: str | None) -> tuple[str, str]:
+    """(stable code, message) for a row ExaRoutes failed in its archive."""
+    code = {400: "invalid_row", 429: "quota_exceeded"}.get(vendor_code or 0, f"vendor_{vendor_code or 'error'}")
+    return code, message or "ExaRoutes could not generate this row."
 
 
 def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
