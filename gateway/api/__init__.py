@@ -23,7 +23,6 @@ from gateway.store.consumers import ConsumerRepository
 __all__ = ["PREFIX", "ApiContext", "install", "is_api_path"]
 
 PREFIX = "/api"
-MAX_BODY_BYTES = 10 * 1024 * 1024
 
 
 @dataclass

@@ -33,6 +33,7 @@ class ApiCaller:
 
     @property
     def identity(self) -> str:
+        """Who this is for rate limits and job ownership (names are labels; ids never change)."""
         return f"api:{self.consumer.id}" if self.consumer is not None else "api:demo"
 
 

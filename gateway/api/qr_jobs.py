@@ -44,7 +44,7 @@ def _ops() -> QrJobOperations:
 
 def _owner(who: ApiCaller) -> str | None:
     """Whose jobs this caller sees: its own, or every job with the admin scope."""
-    return None if "admin" in who.scopes else who.name
+    return None if "admin" in who.scopes else who.identity
 
 
 def _bad(message: str, code: str) -> InvalidRequest:
@@ -203,7 +203,7 @@ def submit() -> Response:
         err.status = 415
         raise err
     try:
-        job, created = _ops().submit(who.name, rows, header, idempotency_key=idempotency_key,
+        job, created = _ops().submit(who.identity, rows, header, idempotency_key=idempotency_key,
                                      request_id=g.get("request_id"))
     except (ijson.JSONError, UnicodeDecodeError, csv.Error) as exc:
         raise _bad(f"The body could not be read: {type(exc).__name__}.", "invalid_body_encoding") from None
