@@ -47,7 +47,9 @@ class ArchiveRepository:
         stmt = insert(VendorArchive).values(**values).on_conflict_do_nothing(
             index_elements=[VendorArchive.vendor, VendorArchive.account, VendorArchive.external_id])
         with self.store.session() as session:
-            session.execute(stmt)
+            inserted = session.execute(stmt.returning(VendorArchive.sha256, VendorArchive.created_at)).first()
+        if inserted is not None:  # ours is the copy kept: no need to read megabytes back
+            return StoredArchive(vendor, account, external_id, content, content_type, inserted[0], inserted[1])
         stored = self.get(vendor, account, external_id)
         if stored is None:  # pragma: no cover - the row was committed just above
             raise RuntimeError(f"archive {vendor}/{external_id} vanished right after it was saved")
