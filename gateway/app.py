@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -20,8 +21,9 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from gateway.config import Settings
 from gateway.errors import GatewayError
-from gateway.http import request_id_var
-from gateway.metrics import MetricsMiddleware, render_metrics
+from gateway.http import deadline_var, request_id_var
+from gateway.metrics import MetricsMiddleware, observe_circuit, render_metrics
+from gateway.safejson import JsonProvider
 from gateway.services import Services
 
 __all__ = ["create_app"]
@@ -35,12 +37,25 @@ def error_body(status: int, code: int, message: str) -> dict[str, Any]:
     return {"resource": [], "error": {"code": code, "message": message}}
 
 
+def with_deadline(wsgi_app: Callable[..., Any], seconds: float) -> Callable[..., Any]:
+    """Every client request gets one deadline; each vendor call and retry made for it fits inside."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        token = deadline_var.set(time.monotonic() + seconds)
+        try:
+            return wsgi_app(environ, start_response)
+        finally:
+            deadline_var.reset(token)
+
+    return app
+
+
 def create_app(settings: Settings | None = None, *, services: Services | None = None,
                mounts: dict[str, Callable[..., Any]] | None = None) -> Flask:
     settings = settings or Settings.load()
     services = services or Services.build(settings)
     app = Flask("gateway")
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json = JsonProvider(app)  # keys in order, and never NaN/Infinity (invalid JSON): gateway/safejson.py
     app.extensions["flowgate"] = services
 
     @app.before_request
@@ -66,14 +81,21 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     @app.get("/metrics")
     def metrics():
+        for vendor, state in services.http.circuits().items():
+            observe_circuit(vendor, state)  # as this process sees it now, Redis-shared or not
         data, content_type = render_metrics()
         return Response(data, content_type=content_type)
 
     @app.get("/readyz")
     def readyz():
-        checks = {"database": services.store.ping()}
+        # Not ready while the store is down or a vendor's circuit is open: a load balancer should
+        # send clients to a gateway that can serve them (docs/reliability.md).
+        circuits = services.http.circuits()
+        checks = {"database": services.store.ping(), "task_engine": services.jobs.engine.ping(),
+                  **{f"circuit:{vendor}": state != "open" for vendor, state in circuits.items()}}
         ready = all(checks.values())
-        return jsonify({"status": "ready" if ready else "not ready", "checks": checks}), 200 if ready else 503
+        return jsonify({"status": "ready" if ready else "not ready", "checks": checks,
+                        "circuits": circuits}), 200 if ready else 503
 
     # The REST front door: /v1/... hooks, blueprints, and the one error handler for the whole app
     # (Flowize's documented error shape, JSON or XML; gateway/rest/errors.py).
@@ -99,7 +121,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     from gateway.soap import create_soap_app
 
-    mounted: dict[str, Callable[..., Any]] = {"/v1/soap": create_soap_app(services.flowize, settings),
-                                              **(mounts or {})}
-    app.wsgi_app = MetricsMiddleware(DispatcherMiddleware(app.wsgi_app, mounted))  # type: ignore[method-assign]
+    soap = create_soap_app(services.flowize, settings, services.credentials)
+    mounted: dict[str, Callable[..., Any]] = {"/v1/soap": soap, **(mounts or {})}
+    stack = with_deadline(DispatcherMiddleware(app.wsgi_app, mounted), settings.request_deadline)
+    from gateway.guard import BodyGuard  # bodies read in time and within caps, before the deadline starts
+
+    app.wsgi_app = MetricsMiddleware(BodyGuard(stack, settings))  # type: ignore[method-assign]
     return app

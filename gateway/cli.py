@@ -6,14 +6,25 @@
     flowgate worker     run bulk-job steps (embedded: `serve` starts one; at scale run many, anywhere)
     flowgate migrate    bring the database schema up to date
     flowgate config     print the effective settings, secrets masked
+    flowgate secret-key print a new key for GATEWAY_SECRET_KEY (seals the secrets kept in the store)
     flowgate consumer   add / list / revoke REST consumers (gateway-held mode, docs/rest.md)
+    flowgate outbox     list / show / retry / drop store-and-forward entries (docs/outbox.md)
     flowgate qr | jobs | events | feed
                         the REST facade /api/ from a terminal, as an HTTP client of a running
                         gateway (--url, --key, --json; see gateway/terminal.py)
 
-Why gunicorn: a pre-fork server with threads (gthread), graceful SIGTERM handling and a settings
-knob for the Flowize underscore headers (see gateway/server.py). The sandbox runs one worker
-process with threads, so its fault rules and rate counters, kept in memory, are consistent.
+Why gunicorn: a pre-fork server, graceful SIGTERM handling and a settings knob for the Flowize
+underscore headers (see gateway/server.py). The sandbox runs one worker process with threads
+(gthread), so its fault rules and rate counters, kept in memory, are consistent.
+
+Why gevent for the gateway (GATEWAY_WORKER_CLASS, docs/serving.md): a client that stalls mid-body
+holds a greenlet, not one of a worker's few threads, so /healthz and other callers are still served.
+gevent must monkey-patch a process before anything imports requests/urllib3: they bind
+``ssl.SSLContext`` at import, and patching ssl afterwards gives MonkeyPatchWarning and can end in
+RecursionError on https calls to vendors. gunicorn's gevent worker patches only after the fork, too
+late, so ``main()`` patches first thing for ``serve`` and the workers inherit it (their own
+``patch_all()`` is then a no-op). Hence this module imports nothing at its top that imports ssl
+users: requests, the app and the terminal commands are imported where they are used.
 """
 
 from __future__ import annotations
@@ -27,11 +38,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from gateway.config import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from gateway.store import Store
 
 DEMO_BANNER = """\
 Flowgate is up.
@@ -64,6 +76,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _wait_until_up(url: str, timeout: float = 30.0) -> bool:
+    import requests
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -124,9 +138,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _metrics_folder(settings)
     from gateway.app import create_app
     from gateway.server import gunicorn_options, run_gunicorn
-    from gateway.store import Store
 
-    Store(settings.effective_database_url).migrate()  # once, before the workers fork
+    _migrate(settings).dispose()  # once, before the workers fork
     if settings.rest_rate_limit_storage.startswith("memory") and settings.workers > 1:
         print(f"flowgate: rate limits are counted per worker ({settings.workers} workers, in memory); "
               "set GATEWAY_REST_RATE_LIMIT_STORAGE=redis://... for one exact limit", file=sys.stderr)
@@ -150,13 +163,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     options = gunicorn_options(f"{settings.host}:{settings.port}", workers=settings.workers,
                                threads=settings.threads, trust_proxy=settings.trust_proxy,
-                               log_level=settings.log_level)
+                               log_level=settings.log_level, worker_class=settings.worker_class,
+                               worker_connections=settings.worker_connections)
     options["when_ready"] = when_ready
     options["child_exit"] = lambda _server, worker: _mark_dead(worker.pid)
+    owner = os.getpid()
     try:
         run_gunicorn(lambda: create_app(settings), options)
     finally:
-        for child in (worker, sandbox):
+        # gunicorn's workers are forks of this process that leave through sys.exit(), unwinding this
+        # frame in them too: only the process that started the children may stop them.
+        for child in ((worker, sandbox) if os.getpid() == owner else ()):
             if child is not None and child.poll() is None:
                 child.terminate()
                 try:
@@ -172,13 +189,32 @@ def _mark_dead(pid: int) -> None:
     multiprocess.mark_process_dead(pid)
 
 
-def cmd_migrate(args: argparse.Namespace) -> int:
-    from gateway.store import Store
+def _migrate(settings: Settings) -> Store:
+    """Bring the schema up to date and seal the secrets stored before sealing existed."""
+    from gateway.store import Store, TokenRepository
+    from gateway.store.consumers import ConsumerRepository
+    from gateway.store.crypto import SecretBox
 
-    settings = _settings(args)
     store = Store(settings.effective_database_url)
     store.migrate()
+    box = SecretBox.from_settings(settings)
+    ConsumerRepository(store, box).seal_legacy()
+    TokenRepository(store, box).seal_legacy()
+    return store
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    store = _migrate(settings)
     print("database schema is up to date:", ", ".join(store.tables()))
+    store.dispose()
+    return 0
+
+
+def cmd_secret_key(args: argparse.Namespace) -> int:
+    from gateway.store.crypto import SecretBox
+
+    print(SecretBox.generate_key())
     return 0
 
 
@@ -191,28 +227,79 @@ def add_consumer(settings: Settings, name: str, **fields: str) -> tuple[str, str
     """Create a REST consumer in the settings' database; returns (name, key). The key is shown once."""
     from gateway.store import Store
     from gateway.store.consumers import ConsumerRepository
+    from gateway.store.crypto import SecretBox
 
     store = Store(settings.effective_database_url)
     try:
         store.migrate()
-        created = ConsumerRepository(store).add(name, **fields)
+        created = ConsumerRepository(store, SecretBox.from_settings(settings)).add(name, **fields)
     finally:
         store.dispose()
     return created.consumer.name, created.key
 
 
+# Secrets never come from argv, where `ps` and the shell history show them (issue 11).
+SECRET_OPTIONS = (("upstream_api_key", "--upstream-api-key", "upstream api key"),
+                  ("upstream_client_secret", "--upstream-client-secret", "upstream client secret"))
+
+
+def _strip_newline(text: str) -> str:
+    return text[:-2] if text.endswith("\r\n") else text.removesuffix("\n")
+
+
+def _read_secret(flag: str, label: str, path: str | None) -> str:
+    """One secret from ``path``, else from standard input: typed at a hidden prompt on a terminal,
+    else the next line (several secrets piped in: one per line, in the order of SECRET_OPTIONS)."""
+    import getpass
+
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                secret = _strip_newline(fh.read().decode("utf-8"))
+        except OSError as exc:
+            raise ValueError(f"{flag}-file: cannot read {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{flag}-file: {path} is not UTF-8 text") from None
+    elif sys.stdin is not None and sys.stdin.isatty():
+        secret = getpass.getpass(f"{label}: ")
+    else:
+        secret = _strip_newline(sys.stdin.readline() if sys.stdin is not None else "")
+    if not secret:
+        raise ValueError(f"{flag}: the {label} is empty")
+    return secret
+
+
+def consumer_secrets(args: argparse.Namespace) -> dict[str, str]:
+    """The upstream secrets asked for with ``--upstream-api-key -`` (standard input) or
+    ``--upstream-api-key-file PATH`` (likewise the client secret); a literal value is refused."""
+    secrets: dict[str, str] = {}
+    for dest, flag, label in SECRET_OPTIONS:
+        value, path = getattr(args, dest), getattr(args, dest + "_file")
+        if value not in (None, "-"):
+            raise ValueError(f"{flag} does not take the secret itself on the command line, where ps and the "
+                             f"shell history would show it: give {flag} - and type or pipe it on standard "
+                             f"input, or {flag}-file PATH")
+        if value == "-" and path:
+            raise ValueError(f"give {flag} - or {flag}-file, not both")
+        if value == "-" or path:
+            secrets[dest] = _read_secret(flag, label, path)
+    return secrets
+
+
 def cmd_consumer(args: argparse.Namespace) -> int:
     from gateway.store import Store
     from gateway.store.consumers import ConsumerRepository
+    from gateway.store.crypto import SecretBox
 
     settings = _settings(args)
     if args.action == "add":
         try:
+            secrets = consumer_secrets(args)
             name, key = add_consumer(settings, args.name, upstream_style=args.upstream_style or "",
-                                     upstream_api_key=args.upstream_api_key or "",
+                                     upstream_api_key=secrets.get("upstream_api_key", ""),
                                      upstream_app_key=args.upstream_app_key or "",
                                      upstream_client_id=args.upstream_client_id or "",
-                                     upstream_client_secret=args.upstream_client_secret or "",
+                                     upstream_client_secret=secrets.get("upstream_client_secret", ""),
                                      ip_allowlist=args.ip_allowlist or "", rate_limit=args.rate_limit or "",
                                      **({"scopes": args.scopes} if args.scopes else {}))
         except ValueError as exc:
@@ -226,7 +313,7 @@ def cmd_consumer(args: argparse.Namespace) -> int:
     store = Store(settings.effective_database_url)
     try:
         store.migrate()
-        repo = ConsumerRepository(store)
+        repo = ConsumerRepository(store, SecretBox.from_settings(settings))
         if args.action == "revoke":
             if not args.name or not repo.revoke(args.name):
                 print(f"flowgate: no consumer named {args.name!r}", file=sys.stderr)
@@ -248,10 +335,17 @@ def _consumer_parser(sub: Any) -> None:
     consumer.add_argument("name", nargs="?", default="")
     consumer.add_argument("--upstream-style", choices=("apikey", "url", "oauth"),
                           help="how Flowgate authenticates upstream for this consumer (default: from the keys given)")
-    consumer.add_argument("--upstream-api-key")
+    consumer.add_argument("--upstream-api-key", metavar="-",
+                          help="read the upstream api key from standard input (prompted on a terminal; "
+                               "never given on the command line)")
+    consumer.add_argument("--upstream-api-key-file", metavar="PATH", help="read the upstream api key from PATH")
     consumer.add_argument("--upstream-app-key")
     consumer.add_argument("--upstream-client-id")
-    consumer.add_argument("--upstream-client-secret")
+    consumer.add_argument("--upstream-client-secret", metavar="-",
+                          help="read the upstream client secret from standard input (after the api key if "
+                               "both are read there: one per line)")
+    consumer.add_argument("--upstream-client-secret-file", metavar="PATH",
+                          help="read the upstream client secret from PATH")
     consumer.add_argument("--ip-allowlist", help="comma-separated IPs/CIDRs this consumer may call from")
     consumer.add_argument("--rate-limit", help="this consumer's limit, e.g. 100/minute (default GATEWAY_REST_RATE_LIMIT)")
     consumer.add_argument("--scopes", help="what the key reaches on /api/: comma-separated records, qr, events, "
@@ -259,7 +353,25 @@ def _consumer_parser(sub: Any) -> None:
     consumer.set_defaults(func=cmd_consumer)
 
 
+def _prepare_serve() -> None:
+    """What ``serve`` needs before main() imports anything else: the metrics folder (prometheus_client
+    reads it when first imported) and, with the gevent worker, monkey-patching before ssl users are
+    imported (see the module docstring). A bad setting is left for main() to report."""
+    try:
+        settings = Settings.load()
+    except SettingsError:
+        return
+    _metrics_folder(settings)
+    if settings.worker_class == "gevent":
+        from gevent import monkey
+
+        monkey.patch_all()  # the same arguments as gunicorn's worker, so its call adds nothing
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["serve"]:
+        _prepare_serve()
     parser = argparse.ArgumentParser(prog="flowgate", description="SOAP/REST integration gateway")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the gateway (and, in embedded mode, the sandbox)")
@@ -276,7 +388,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sandbox.set_defaults(func=cmd_sandbox)
     sub.add_parser("migrate", help="upgrade the database schema").set_defaults(func=cmd_migrate)
     sub.add_parser("config", help="print the effective settings, secrets masked").set_defaults(func=cmd_config)
+    sub.add_parser("secret-key", help="print a new key for GATEWAY_SECRET_KEY").set_defaults(func=cmd_secret_key)
     _consumer_parser(sub)
+    from gateway import outbox_cli  # the store-and-forward outbox, on the settings' database
+
+    outbox_cli.add_parser(sub)
     from gateway import terminal  # qr, jobs, events, feed: the REST facade from a terminal
     terminal.add_parsers(sub)
     args = parser.parse_args(argv)

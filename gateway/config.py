@@ -5,10 +5,19 @@ field names, e.g. ``flowize_base_url: https://cloud-api.flowize.com``), then the
 (``GATEWAY_FLOWIZE_BASE_URL``). Every value is validated at start; a bad one raises
 :class:`SettingsError` naming the setting, so ``flowgate serve`` fails with one clear line instead
 of a traceback later. Secrets are never echoed back in those messages.
+
+Secrets (the fields marked ``_secret()`` below: API keys, client secrets, ``secret_key``...) can be read
+from files instead, as container and systemd secrets are mounted: ``GATEWAY_X_FILE=/run/secrets/x`` (or
+``x_file: /run/secrets/x`` in the YAML file) reads setting ``X`` from that file, one trailing newline
+stripped. Giving both ``X`` and ``X_FILE`` in the same place is an error; so is a file that cannot be
+read, and the message names the setting and the path, never the content. A later source still wins
+over an earlier one: ``GATEWAY_X_FILE`` in the environment overrides ``x`` in the YAML file.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import os
 from collections.abc import Mapping
@@ -24,6 +33,11 @@ __all__ = ["ENV_PREFIX", "Settings", "SettingsError"]
 ENV_PREFIX = "GATEWAY_"
 FLOWIZE_AUTH_STYLES = ("apikey", "url", "oauth", "passthrough")
 REST_AUTH_MODES = ("passthrough", "gateway")
+VENDORS = ("flowize", "flowcode", "exaroutes", "flowevents", "flowbox")
+VENDOR_POLICY_KEYS = ("retries", "backoff", "connect_timeout", "read_timeout", "max_inflight", "fail_max",
+                      "reset_timeout")
+OUTBOX_OPERATIONS = frozenset({"insertRecord", "updateRecord", "webhook"})
+WORKER_CLASSES = ("gevent", "gthread")
 VENDOR_URLS = ("flowize_base_url", "flowcode_base_url", "exaroutes_base_url", "flowevents_base_url", "flowbox_base_url")
 
 
@@ -41,7 +55,11 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 2
-    threads: int = 8
+    threads: int = 8                  # per worker, gthread only
+    worker_class: str = "gevent"      # gevent: a stalled client holds a greenlet; gthread: a thread (docs/serving.md)
+    worker_connections: int = 200     # in-flight connections per gevent worker; more wait in the listen queue
+    body_read_timeout: float = 15.0   # seconds for a whole request body to arrive, else 408
+    body_min_rate: int = 65536        # bytes/s: each such amount received adds a second (big uploads); 0 = off
     public_url: str = ""              # fixes soap:address and links; else taken from the request
     trust_proxy: bool = False         # honour X-Forwarded-Proto/-Host/-For
     log_level: str = "INFO"
@@ -53,6 +71,10 @@ class Settings:
     soap_max_elements: int = 100_000
     soap_webhook_success_as_fault: bool = True   # the vendor's quirk, kept by default (docs/soap-decisions.md)
 
+    # -- request bodies (JSON on REST and the facade; gateway/safejson.py) ----------------------------
+    json_max_depth: int = 64          # nesting of arrays/objects; deeper is a 400, never a RecursionError
+    json_max_body_bytes: int = 10 * 1024 * 1024  # larger JSON bodies are a 413
+
     # -- REST front door (/v1/..., docs/rest.md) ------------------------------------------------
     rest_auth: str = "passthrough"    # passthrough | gateway (consumers' own keys, hashed in the store)
     rest_rate_limit: str = "1000/hour"  # per consumer, `limits` syntax: "100/minute", "10 per second"
@@ -61,6 +83,9 @@ class Settings:
 
     # -- store ---------------------------------------------------------------------------------
     database_url: str = ""            # default: sqlite file in data_dir
+    # Fernet key sealing the secrets kept in the store (gateway/store/crypto.py; `flowgate secret-key`
+    # makes one); empty: data_dir/secret.key, created 0600 on first use. Machines sharing a database share it.
+    secret_key: str = _secret()
 
     # -- outbound HTTP (one client for every vendor) --------------------------------------------
     http_connect_timeout: float = 3.05
@@ -69,6 +94,14 @@ class Settings:
     http_backoff: float = 0.2         # seconds, doubled per retry
     http_max_retry_after: float = 10.0  # never sleep longer than this on a vendor's Retry-After
     http_pool_size: int = 20
+    request_deadline: float = 40.0    # one client request, every vendor call and retry included
+    vendor_max_inflight: int = 32     # calls in flight to one vendor per process (bulkhead)
+    vendor_busy_wait: float = 0.5     # wait this long for a bulkhead slot, then 503 + Retry-After
+    breaker_fail_max: int = 5         # consecutive failed attempts that open a vendor's circuit
+    breaker_reset_timeout: float = 30.0  # seconds open before one probe call may go through
+    # Per-vendor overrides of the values above, e.g. "flowcode.retries=3, exaroutes.read_timeout=60"
+    # (retries, backoff, connect_timeout, read_timeout, max_inflight, fail_max, reset_timeout).
+    vendor_policies: str = ""
 
     # -- Flowize upstream ----------------------------------------------------------------------
     flowize_base_url: str = "http://127.0.0.1:8081"
@@ -107,6 +140,14 @@ class Settings:
     flowcode_poll_interval: float = 10.0   # the doc's "sleep for some time between checks"
     exaroutes_batch_rows: int = 2000  # rows per ExaRoutes call (also kept under its 25 MB body limit)
 
+    # -- store-and-forward outbox (docs/outbox.md) ------------------------------------------------
+    outbox: str = ""                  # writes queued while Flowize is unavailable: insertRecord,updateRecord,webhook | all
+    outbox_max_attempts: int = 50     # failed sendings before an entry is a dead letter (0: no limit); calls
+    #                                   the circuit breaker refused do not count: an outage is bounded by age
+    outbox_max_age: float = 86400.0   # seconds since queued before an entry is a dead letter (0: no limit)
+    outbox_backoff: float = 0.5       # seconds before the first retry, doubled per attempt ...
+    outbox_backoff_max: float = 15.0  # ... up to this: the longest wait once the vendor is back
+
     # -- unified facade (/api/..., docs/api.md) --------------------------------------------------
     api_demo_key: str = _secret("demo-api-key")  # embedded mode only: a consumer key with every scope
     api_rate_limit: str = "6000/hour"  # per consumer
@@ -130,13 +171,15 @@ class Settings:
         raw: dict[str, Any] = {}
         config_path = environ.get(ENV_PREFIX + "CONFIG")
         if config_path:
-            raw.update(_read_yaml(config_path))
-        known = {f.name for f in fields(cls)}
+            raw.update(_secret_files(_read_yaml(config_path)))
+        known = {f.name for f in fields(cls)} | {name + FILE_SUFFIX for name in _secret_names()}
+        from_env: dict[str, Any] = {}
         for key, value in environ.items():
             if key.startswith(ENV_PREFIX):
                 name = key[len(ENV_PREFIX):].lower()
                 if name in known:
-                    raw[name] = value
+                    from_env[name] = value
+        raw.update(_secret_files(from_env))
         raw.update(overrides)
         return cls.from_mapping(raw)
 
@@ -171,14 +214,34 @@ class Settings:
             value = getattr(self, name)
             if not 0 <= value <= 65535:
                 raise SettingsError(f"{_env(name)}: expected a port 0-65535, got {value}")
+        if self.worker_class not in WORKER_CLASSES:
+            raise SettingsError(f"{_env('worker_class')}: expected one of {', '.join(WORKER_CLASSES)}, "
+                                f"got {self.worker_class!r}")
+        if self.worker_connections < 1:
+            raise SettingsError(f"{_env('worker_connections')}: must be at least 1")
+        if self.body_read_timeout <= 0:
+            raise SettingsError(f"{_env('body_read_timeout')}: timeouts are always on; give a positive number of seconds")
+        if self.body_min_rate < 0:
+            raise SettingsError(f"{_env('body_min_rate')}: must be 0 (off) or more bytes per second")
         for name in ("workers", "threads", "http_pool_size", "soap_max_body_bytes", "soap_max_depth",
-                     "soap_max_elements", "jobs_workers", "jobs_max_inflight", "jobs_max_attempts",
+                     "soap_max_elements", "json_max_depth", "json_max_body_bytes",
+                     "jobs_workers", "jobs_max_inflight", "jobs_max_attempts",
                      "flowcode_batch_size", "exaroutes_batch_rows"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{_env(name)}: must be at least 1")
         for name in ("http_connect_timeout", "http_read_timeout"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{_env(name)}: timeouts are always on; give a positive number of seconds")
+        if self.request_deadline <= 0 or self.vendor_busy_wait < 0 or self.breaker_reset_timeout <= 0:
+            raise SettingsError(f"{_env('request_deadline')}, {_env('vendor_busy_wait')} and "
+                                f"{_env('breaker_reset_timeout')}: expected positive seconds")
+        for name in ("vendor_max_inflight", "breaker_fail_max"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{_env(name)}: must be at least 1")
+        try:
+            self.vendor_overrides()
+        except ValueError as exc:
+            raise SettingsError(f"{_env('vendor_policies')}: {exc}") from None
         if self.http_retries < 0:
             raise SettingsError(f"{_env('http_retries')}: must be 0 or more")
         if self.flowize_auth not in FLOWIZE_AUTH_STYLES:
@@ -211,6 +274,18 @@ class Settings:
                 ipaddress.ip_network(entry, strict=False)
         except ValueError as exc:
             raise SettingsError(f"{_env('rest_ip_allowlist')}: {exc}") from None
+        if self.secret_key and not _is_fernet_key(self.secret_key):
+            raise SettingsError(f"{_env('secret_key')}: expected 32 url-safe base64-encoded bytes "
+                                "(make a key with: flowgate secret-key)")
+        try:
+            self.outbox_operations()
+        except ValueError as exc:
+            raise SettingsError(f"{_env('outbox')}: {exc}") from None
+        if self.outbox_max_attempts < 0 or self.outbox_max_age < 0:
+            raise SettingsError(f"{_env('outbox_max_attempts')} and {_env('outbox_max_age')}: 0 (no limit) or more")
+        if not 0 < self.outbox_backoff <= self.outbox_backoff_max:
+            raise SettingsError(f"{_env('outbox_backoff')} and {_env('outbox_backoff_max')}: expected positive "
+                                "seconds, the first no larger than the second")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise SettingsError(f"{_env('log_level')}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
 
@@ -224,6 +299,36 @@ class Settings:
     @property
     def effective_sandbox_database(self) -> str:
         return self.sandbox_database or str(Path(self.data_dir) / "sandbox.db")
+
+    def outbox_operations(self) -> frozenset[str]:
+        """``outbox`` parsed: the write operations queued while Flowize is unavailable (empty: off)."""
+        names = {e.strip() for e in self.outbox.split(",") if e.strip()}
+        if names == {"all"}:
+            return OUTBOX_OPERATIONS
+        unknown = sorted(names - OUTBOX_OPERATIONS)
+        if unknown:
+            raise ValueError(f"expected all, or some of {', '.join(sorted(OUTBOX_OPERATIONS))}; "
+                             f"got {', '.join(unknown)}")
+        return frozenset(names)
+
+    def vendor_overrides(self) -> dict[str, dict[str, float]]:
+        """``vendor_policies`` parsed: ``{"flowcode": {"retries": 3.0}}``; ValueError names a bad entry."""
+        out: dict[str, dict[str, float]] = {}
+        for entry in filter(None, (e.strip() for e in self.vendor_policies.split(","))):
+            name, _, value = entry.partition("=")
+            vendor, _, key = name.strip().partition(".")
+            if vendor not in VENDORS or key not in VENDOR_POLICY_KEYS:
+                raise ValueError(f"expected vendor.key=value with a vendor of {', '.join(VENDORS)} and a key of "
+                                 f"{', '.join(VENDOR_POLICY_KEYS)}, got {entry!r}")
+            try:
+                number = float(value)
+            except ValueError:
+                raise ValueError(f"{entry!r}: the value must be a number") from None
+            if number < 0 or (key in ("read_timeout", "connect_timeout", "max_inflight", "fail_max",
+                                      "reset_timeout") and number <= 0):
+                raise ValueError(f"{entry!r}: the value is out of range")
+            out.setdefault(vendor, {})[key] = number
+        return out
 
     @property
     def sandbox_url(self) -> str:
@@ -243,6 +348,47 @@ class Settings:
 
 def _env(name: str) -> str:
     return ENV_PREFIX + name.upper()
+
+
+FILE_SUFFIX = "_file"
+
+
+def _secret_names() -> list[str]:
+    return [f.name for f in fields(Settings) if f.metadata.get("secret")]
+
+
+def _secret_files(layer: dict[str, Any]) -> dict[str, Any]:
+    """One source's ``x_file`` entries replaced by ``x`` read from the file (secret settings only)."""
+    for name in _secret_names():
+        path = layer.pop(name + FILE_SUFFIX, None)
+        if path in (None, ""):
+            continue
+        if name in layer:
+            raise SettingsError(f"{_env(name)} and {_env(name + FILE_SUFFIX)} are both given: give one")
+        layer[name] = _read_secret_file(name, str(path))
+    return layer
+
+
+def _read_secret_file(name: str, path: str) -> str:
+    setting = _env(name + FILE_SUFFIX)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise SettingsError(f"{setting}: cannot read {path}: {exc.strerror or type(exc).__name__}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SettingsError(f"{setting}: {path} is not UTF-8 text") from None
+    # Editors and `echo` end files with a newline that is not part of the secret; only one is removed.
+    return text[:-2] if text.endswith("\r\n") else text.removesuffix("\n")
+
+
+def _is_fernet_key(key: str) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(key.encode("ascii"))) == 32
+    except (binascii.Error, ValueError):
+        return False
 
 
 def _coerce(f: dataclasses.Field, value: Any) -> Any:

@@ -15,6 +15,8 @@ the tree to its wire format in one table (the SOAP fault table, the REST error h
     ├── RateLimited                   429  carries ``retry_after`` seconds when known
     └── UpstreamError                 502  the vendor answered with something unusable or a 5xx
         ├── UpstreamUnavailable       503  connection refused, reset or dropped
+        │   ├── CircuitOpen           503  the vendor failed too often: calls fail fast for a while
+        │   └── VendorBusy            503  this process already has its share of calls in flight to it
         └── UpstreamTimeout           504  connect or read timeout (also the vendor's own 408)
 
 Every error carries ``status`` (the HTTP status a REST caller sees), ``code`` (the vendor's error
@@ -28,6 +30,7 @@ from typing import Any
 
 __all__ = [
     "AuthError",
+    "CircuitOpen",
     "Conflict",
     "Forbidden",
     "GatewayError",
@@ -40,6 +43,7 @@ __all__ = [
     "UpstreamTimeout",
     "UpstreamUnavailable",
     "ValidationFailed",
+    "VendorBusy",
     "error_for_status",
 ]
 
@@ -123,11 +127,36 @@ class RateLimited(GatewayError):
 class UpstreamError(GatewayError):
     status = 502
     default_message = "The vendor answered with an error."
+    #: True when the vendor surely never got the request (not called, or the connection was never
+    #: made): a write that failed so was certainly not made, and may be sent again as it is.
+    never_sent: bool = False
 
 
 class UpstreamUnavailable(UpstreamError):
     status = 503
     default_message = "The vendor could not be reached."
+
+
+class CircuitOpen(UpstreamUnavailable):
+    """The vendor's circuit breaker is open; ``retry_after`` says when the next probe is due."""
+
+    default_message = "The vendor is failing; calls to it are paused for a while."
+    never_sent = True
+
+    def __init__(self, message: str | None = None, *, retry_after: float | None = None, **kw: Any):
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class VendorBusy(UpstreamUnavailable):
+    """The per-vendor bulkhead is full: one slow vendor may not take every thread of the gateway."""
+
+    default_message = "Too many calls to this vendor are in flight; try again shortly."
+    never_sent = True
+
+    def __init__(self, message: str | None = None, *, retry_after: float | None = None, **kw: Any):
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
 
 
 class UpstreamTimeout(UpstreamError):

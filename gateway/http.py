@@ -1,13 +1,25 @@
 """The one HTTP client for every outbound vendor call.
 
-A ``requests.Session`` with connection pooling, connect and read timeouts always on, retries with
-backoff for requests that are safe to repeat (idempotent methods, or writes the caller marks as
-deduplicated by the vendor), ``Retry-After`` honoured up to a cap, ``X-Request-Id`` passed through,
-and rate-limit awareness: once a vendor said ``X-RateLimit-Remaining: 0`` for a credential, we do
-not call it again with that credential before the window resets.
+A ``requests.Session`` with connection pooling, and around every call the policies a gateway owes
+the services in front of it, per vendor (``Settings.vendor_policies`` overrides the defaults):
 
-Library exceptions become the project's tree here (:mod:`gateway.errors`); messages carry the
-method and a redacted URL, never a credential.
+* **timeouts** always on, and one **deadline** per client request (``deadline_var``, set by the
+  front doors): every attempt's read timeout and every backoff sleep fit inside it, so a slow
+  vendor costs a client at most the deadline, not ``retries x read timeout``;
+* **retries** (tenacity) of what is safe to repeat: idempotent methods, or writes the caller marks
+  as deduplicated by the vendor (an idempotency key: Flowize ``X-Uuid``, ExaRoutes ``uid``);
+  ``Retry-After`` honoured up to a cap; each attempt counted in ``/metrics``;
+* a **bulkhead**: at most ``max_inflight`` calls in flight to one vendor per process, so one slow
+  vendor cannot take every thread from the others (``VendorBusy``, 503 with Retry-After);
+* a **circuit breaker** (pybreaker) per vendor: after ``fail_max`` failed attempts in a row
+  (no answer, or a 5xx) calls fail fast with ``CircuitOpen`` until one probe succeeds after
+  ``reset_timeout``; its state lives in Redis when ``GATEWAY_REDIS_URL`` is set, so every process
+  sees the same circuit;
+* rate-limit awareness: once a vendor said ``X-RateLimit-Remaining: 0`` for a credential, we do
+  not call it again with that credential before the window resets.
+
+Library exceptions become the project's tree here (:mod:`gateway.errors`); messages name the vendor,
+the method and the path, never the vendor's base URL or a credential.
 """
 
 from __future__ import annotations
@@ -18,30 +30,48 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Self
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urlsplit
 
+import pybreaker
 import requests
+import tenacity
+import urllib3
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, ReadTimeoutError, ResponseError
-from urllib3.util.retry import Retry
 
 from gateway.config import Settings
-from gateway.errors import GatewayError, RateLimited, UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from gateway.metrics import observe_upstream
+from gateway.errors import (
+    CircuitOpen,
+    GatewayError,
+    RateLimited,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    VendorBusy,
+)
+from gateway.metrics import observe_circuit, observe_upstream
 from gateway.redact import redact_text, redact_url
 
-__all__ = ["HttpClient", "current_request_id", "request_id_var"]
+__all__ = ["HttpClient", "VendorPolicy", "current_request_id", "deadline_var", "request_id_var"]
 
 log = logging.getLogger("gateway.http")
 
 #: The id of the request being served; front doors set it, the client sends it as X-Request-Id.
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+#: When the client request being served must be answered (``time.monotonic()``); None: no deadline.
+deadline_var: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-RETRY_STATUSES = (429, 502, 503, 504)
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+#: An attempt needs at least this long to be worth starting before the deadline.
+MIN_ATTEMPT_SECONDS = 0.05
+VENDOR_NAMES = {"flowize": "Flowize", "flowcode": "Flowcode", "exaroutes": "ExaRoutes",
+                "flowevents": "Flow events", "flowbox": "Flowbox"}
 
 
 def current_request_id() -> str:
@@ -49,8 +79,8 @@ def current_request_id() -> str:
 
 
 class _RedactingFilter(logging.Filter):
-    """urllib3 logs request URLs with their query (DEBUG) and on every retry (WARNING): mask
-    ``api_key=...`` and the like there too, since the client sends URL-style credentials."""
+    """urllib3 logs request URLs with their query (DEBUG): mask ``api_key=...`` and the like there
+    too, since the client sends URL-style credentials."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -72,24 +102,9 @@ def _redact_library_logs() -> None:
             logger.addFilter(_log_filter)
 
 
-def _shown(method: str, url: str, params: Any) -> str:
-    """``METHOD url`` for messages, with the query parameters and secrets masked."""
-    return f"{method} {redact_url(requests.Request(method, url, params=params).prepare().url or url)}"
-
-
-class _CappedRetry(Retry):
-    """urllib3's Retry, but a ``Retry-After`` longer than ``max_retry_after`` is not waited for:
-    the 429/503 goes straight back to the caller, who maps it to RateLimited with the vendor's delay."""
-
-    max_retry_after: float = 10.0
-
-    def increment(self, method: Any = None, url: Any = None, response: Any = None, error: Any = None,
-                  _pool: Any = None, _stacktrace: Any = None) -> Self:
-        if response is not None:
-            retry_after = self.get_retry_after(response)
-            if retry_after is not None and retry_after > self.max_retry_after:
-                raise MaxRetryError(_pool, url, ResponseError("Retry-After longer than we wait"))
-        return super().increment(method, url, response, error, _pool, _stacktrace)
+def _shown(vendor: str, method: str, url: str) -> str:
+    """``Vendor METHOD /path`` for messages a client may see: no host, no query, no credential."""
+    return f"{VENDOR_NAMES.get(vendor, vendor or 'the vendor')} {method} {urlsplit(url).path or '/'}"
 
 
 def _no_netrc(request: Any) -> Any:
@@ -125,55 +140,147 @@ class _Window:
     reset_at: float
 
 
+@dataclass(frozen=True)
+class VendorPolicy:
+    """How one vendor is called: the settings' defaults with that vendor's overrides."""
+
+    retries: int
+    backoff: float
+    connect_timeout: float
+    read_timeout: float
+    max_inflight: int
+    fail_max: int
+    reset_timeout: float
+
+    @classmethod
+    def for_vendor(cls, settings: Settings, vendor: str) -> VendorPolicy:
+        override = settings.vendor_overrides().get(vendor, {})
+        return cls(retries=int(override.get("retries", settings.http_retries)),
+                   backoff=override.get("backoff", settings.http_backoff),
+                   connect_timeout=override.get("connect_timeout", settings.http_connect_timeout),
+                   read_timeout=override.get("read_timeout", settings.http_read_timeout),
+                   max_inflight=int(override.get("max_inflight", settings.vendor_max_inflight)),
+                   fail_max=int(override.get("fail_max", settings.breaker_fail_max)),
+                   reset_timeout=override.get("reset_timeout", settings.breaker_reset_timeout))
+
+
+class _Failed(Exception):
+    """An attempt that counts against the vendor's circuit: no usable answer, or a 5xx."""
+
+    def __init__(self, error: GatewayError | None = None, response: requests.Response | None = None,
+                 *, never_sent: bool = False):
+        super().__init__()
+        self.error = error
+        self.response = response
+        self.never_sent = never_sent  # the connection was never made: safe to repeat any method
+
+
+class _Breaker(pybreaker.CircuitBreaker):
+    """pybreaker's breaker, without its lock around the guarded call: held there, it lets one call
+    at a time through to the vendor (the transitions between states keep their own locking)."""
+
+    def call(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        return self.state.call(func, *args, **kwargs)
+
+
+class _CircuitListener(pybreaker.CircuitBreakerListener):
+    def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
+        name = getattr(new_state, "name", str(new_state))
+        observe_circuit(cb.name or "", name)
+        level = logging.WARNING if name == pybreaker.STATE_OPEN else logging.INFO
+        log.log(level, "circuit of %s is now %s", cb.name, name)
+
+
+class _Vendor:
+    """What the client keeps per vendor: its policy, bulkhead and circuit breaker."""
+
+    def __init__(self, name: str, policy: VendorPolicy, storage: pybreaker.CircuitBreakerStorage | None):
+        self.name = name
+        self.policy = policy
+        self.slots = threading.BoundedSemaphore(policy.max_inflight)
+        self.breaker = _Breaker(fail_max=policy.fail_max, reset_timeout=policy.reset_timeout,
+                                                name=name, state_storage=storage, listeners=[_CircuitListener()],
+                                                throw_new_error_on_trip=False)
+
+    def reopens_in(self) -> float:
+        """Seconds until an open circuit lets a probe through (0 when it would now)."""
+        opened_at = self.breaker._state_storage.opened_at  # pybreaker keeps it only there
+        if opened_at is None:
+            return float(self.policy.reset_timeout)
+        return max(0.0, self.policy.reset_timeout - (datetime.now(UTC) - opened_at).total_seconds())
+
+
+def _retry_after_seconds(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
 class HttpClient:
     """``send()`` one request; everything a vendor call needs is on by default."""
 
     def __init__(self, settings: Settings | None = None, *, user_agent: str = "Flowgate/0.1"):
-        settings = settings or Settings()
+        self.settings = settings = settings or Settings()
         _redact_library_logs()
         self.timeout = (settings.http_connect_timeout, settings.http_read_timeout)
         self.max_retry_after = settings.http_max_retry_after
-        self._user_agent = user_agent
-        self._retries = settings.http_retries
-        self._backoff = settings.http_backoff
-        self._pool = settings.http_pool_size
-        # One session per retry policy, so a call can opt in or out: "auto" retries idempotent
-        # methods, "always" every method (writes the vendor deduplicates), "never" none.
-        self._sessions: dict[str, requests.Session] = {}
+        self._busy_wait = settings.vendor_busy_wait
+        self._session = _Session()
+        # Retries are ours (one place for the deadline, the breaker and per-attempt metrics):
+        # urllib3 makes exactly one attempt.
+        adapter = HTTPAdapter(pool_connections=settings.http_pool_size, pool_maxsize=settings.http_pool_size,
+                              max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._session.headers["User-Agent"] = user_agent
+        self._vendors: dict[str, _Vendor] = {}
         self._windows: dict[str, _Window] = {}
         self._lock = threading.Lock()
-
-    def _session_for(self, policy: str) -> requests.Session:
-        with self._lock:
-            session = self._sessions.get(policy)
-            if session is None:
-                # "never" is retries=0; an empty allowed_methods would mean "every verb" to urllib3 2
-                # (with a FutureWarning), so it gets None like "always".
-                methods = {"auto": IDEMPOTENT, "always": None, "never": None}[policy]
-                session = self._sessions[policy] = self._new_session(methods, retries=0 if policy == "never" else None)
-            return session
-
-    def _new_session(self, methods: frozenset[str] | None, retries: int | None = None) -> requests.Session:
-        retries = self._retries if retries is None else retries
-        retry_class = type("Retry", (_CappedRetry,), {"max_retry_after": self.max_retry_after})
-        retry = retry_class(
-            total=retries, connect=retries, read=retries, status=retries,
-            backoff_factor=self._backoff, status_forcelist=RETRY_STATUSES,
-            allowed_methods=methods if methods is not None else None,
-            respect_retry_after_header=True, raise_on_status=False, raise_on_redirect=False,
-        )
-        session = _Session()
-        adapter = HTTPAdapter(pool_connections=self._pool, pool_maxsize=self._pool, max_retries=retry)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        session.headers["User-Agent"] = self._user_agent
-        return session
+        self._redis: Any = None
 
     def close(self) -> None:
-        with self._lock:
-            for session in self._sessions.values():
-                session.close()
-            self._sessions.clear()
+        self._session.close()
+
+    # -- per-vendor state ------------------------------------------------------------------------
+    def vendor(self, name: str) -> _Vendor:
+        found = self._vendors.get(name)
+        if found is None:
+            with self._lock:
+                found = self._vendors.get(name)
+                if found is None:
+                    found = self._vendors[name] = _Vendor(name, VendorPolicy.for_vendor(self.settings, name),
+                                                          self._circuit_storage(name))
+        return found
+
+    def _circuit_storage(self, name: str) -> pybreaker.CircuitBreakerStorage | None:
+        if not self.settings.redis_url:
+            return None  # pybreaker's in-memory storage: this process only
+        if self._redis is None:
+            import redis
+
+            # pybreaker's Redis storage reads bytes back: no decode_responses.
+            self._redis = redis.Redis.from_url(self.settings.redis_url, socket_timeout=1.0,
+                                               socket_connect_timeout=1.0)
+        return pybreaker.CircuitRedisStorage(pybreaker.STATE_CLOSED, self._redis,
+                                             namespace=f"flowgate:circuit:{name}")
+
+    def circuits(self, names: tuple[str, ...] = tuple(VENDOR_NAMES)) -> dict[str, str]:
+        """Each vendor's circuit state: ``closed``, ``open`` or ``half-open`` (for /readyz, /metrics)."""
+        states = {}
+        for name in names:
+            try:
+                states[name] = self.vendor(name).breaker.current_state
+            except Exception:  # noqa: BLE001 - a probe must answer even when Redis does not
+                states[name] = "unknown"
+        return states
 
     # ------------------------------------------------------------------------------------------
     def send(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
@@ -183,55 +290,139 @@ class HttpClient:
         """Send one request and return the response, whatever its status.
 
         Raises UpstreamTimeout / UpstreamUnavailable / UpstreamError when no usable response came
-        back, and RateLimited when the vendor's window for this credential is known to be spent.
-        ``retry=None`` retries idempotent methods only; ``True`` retries any method (only for calls
-        the vendor deduplicates); ``False`` never retries (for PUTs with side effects).
-        ``vendor`` names the rate-limit window: vendors sharing a host (the embedded sandbox) keep
-        their own windows, so one vendor's 429 never blocks another.
+        back, CircuitOpen / VendorBusy when the vendor is not called at all, and RateLimited when the
+        vendor's window for this credential is known to be spent. ``retry=None`` retries idempotent
+        methods only; ``True`` any method (only for calls the vendor deduplicates); ``False`` never.
+        ``vendor`` names the policy, breaker, bulkhead and rate-limit window (vendors sharing a host,
+        as in the embedded sandbox, keep their own); without it the host is the name.
         """
         method = method.upper()
         headers = dict(headers or {})
         headers.setdefault("X-Request-Id", current_request_id())
-        window_key = self._window_key(vendor, url, headers, params)
+        name = vendor or urlsplit(url).netloc
+        state = self.vendor(name)
+        policy = state.policy
+        window_key = self._window_key(name, url, headers, params)
         self._check_window(window_key)
-        session = self._session_for("auto" if retry is None else "always" if retry else "never")
+        retryable = (method in IDEMPOTENT) if retry is None else retry
+        if isinstance(timeout, tuple):
+            connect_timeout, read_timeout = timeout
+        elif timeout is not None:
+            connect_timeout = read_timeout = float(timeout)
+        else:
+            connect_timeout, read_timeout = policy.connect_timeout, policy.read_timeout
+        deadline = deadline_var.get()
+        shown = _shown(vendor, method, url)
+        kwargs = {"headers": headers, "params": params, "json": json, "data": data, "auth": auth}
+
+        reached = False  # did any attempt reach the vendor? Then a failed write may have been made.
+
+        def attempt() -> requests.Response:
+            nonlocal reached
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left < MIN_ATTEMPT_SECONDS:
+                late = UpstreamTimeout(f"{shown}: the request's deadline passed before the vendor answered")
+                late.never_sent = not reached
+                raise late
+            read = read_timeout if left is None else min(read_timeout, left)
+            try:
+                response = state.breaker.call(self._attempt, name, method, url, shown, (connect_timeout, read),
+                                              kwargs)
+            except pybreaker.CircuitBreakerError:
+                wait = state.reopens_in()
+                observe_upstream(name, method, "CircuitOpen", 0.0)
+                paused = CircuitOpen(f"{VENDOR_NAMES.get(vendor, name)} is failing: calls to it are paused "
+                                     f"for {max(1, round(wait))} s.", retry_after=max(1.0, wait))
+                paused.never_sent = not reached
+                raise paused from None
+            except _Failed as failed:
+                reached = reached or not failed.never_sent
+                failed.never_sent = not reached
+                raise
+            reached = True
+            return response
+
+        def worth_retrying(outcome: tenacity.RetryCallState) -> bool:
+            response = _response_of(outcome)
+            if response is not None:
+                return retryable and self._retry_status(response)
+            failure = outcome.outcome.exception() if outcome.outcome is not None else None
+            return isinstance(failure, _Failed) and (retryable or failure.never_sent)
+
+        def wait(outcome: tenacity.RetryCallState) -> float:
+            backoff = policy.backoff * (2 ** (outcome.attempt_number - 1))
+            response = _response_of(outcome)
+            return max(backoff, _retry_after_seconds(response) or 0.0) if response is not None else backoff
+
+        class past_deadline(tenacity.stop.stop_base):
+            def __call__(self, outcome: tenacity.RetryCallState) -> bool:
+                sleep = outcome.upcoming_sleep or 0.0
+                return deadline is not None and time.monotonic() + sleep + MIN_ATTEMPT_SECONDS >= deadline
+
+        retrying = tenacity.Retrying(stop=tenacity.stop_after_attempt(policy.retries + 1) | past_deadline(),
+                                     wait=wait, retry=worth_retrying, retry_error_callback=_last_outcome,
+                                     reraise=True)
+        with self._slot(state, vendor):
+            try:
+                response = retrying(attempt)
+            except _Failed as failed:
+                if failed.response is not None:
+                    return self._finish(failed.response, window_key)
+                assert failed.error is not None
+                if isinstance(failed.error, UpstreamError):
+                    failed.error.never_sent = failed.never_sent
+                raise failed.error from None
+        return self._finish(response, window_key)
+
+    def _retry_status(self, response: requests.Response) -> bool:
+        if response.status_code not in RETRY_STATUSES:
+            return False
+        retry_after = _retry_after_seconds(response)
+        # A Retry-After longer than we wait goes back to the caller, who maps it with the delay.
+        return retry_after is None or retry_after <= self.max_retry_after
+
+    @contextmanager
+    def _slot(self, state: _Vendor, vendor: str) -> Iterator[None]:
+        if not state.slots.acquire(timeout=self._busy_wait):
+            raise VendorBusy(f"{VENDOR_NAMES.get(vendor, state.name)} already has {state.policy.max_inflight} "
+                             "calls in flight from this gateway process; try again shortly.", retry_after=1)
+        try:
+            yield
+        finally:
+            state.slots.release()
+
+    def _attempt(self, name: str, method: str, url: str, shown: str, timeout: tuple[float, float],
+                 kwargs: dict[str, Any]) -> requests.Response:
+        """One attempt, inside the breaker: raises _Failed for what counts against the circuit."""
         started = time.perf_counter()
-        host = urlsplit(url).netloc
         try:
-            response = self._request(session, method, url, headers=headers, params=params, json=json,
-                                     data=data, timeout=timeout or self.timeout, auth=auth)
-        except GatewayError as exc:
-            observe_upstream(host, method, type(exc).__name__, time.perf_counter() - started)
-            raise
-        observe_upstream(host, method, str(response.status_code), time.perf_counter() - started)
-        return self._finish(response, started, window_key)
-
-    def _request(self, session: requests.Session, method: str, url: str, *,
-                 timeout: Any, **kwargs: Any) -> requests.Response:
-        """One call through ``session``; requests' exceptions become the project's tree here."""
-        try:
-            return session.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
+            response = self._session.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
         except requests.exceptions.RequestException as exc:
-            raise self._translate(exc, _shown(method, url, kwargs.get("params")), timeout) from None
+            error = self._translate(exc, shown, timeout[1])
+            observe_upstream(name, method, type(error).__name__, time.perf_counter() - started)
+            never_sent = isinstance(exc, requests.exceptions.ConnectTimeout) or (
+                isinstance(exc, requests.exceptions.ConnectionError)
+                and isinstance(_reason(exc), urllib3.exceptions.NewConnectionError))
+            raise _Failed(error, never_sent=never_sent) from None
+        observe_upstream(name, method, str(response.status_code), time.perf_counter() - started)
+        if log.isEnabledFor(logging.INFO):  # the redacted URL is only worth building for a log line
+            log.info("%s %s -> %s in %.1f ms", method, redact_url(response.request.url or url),
+                     response.status_code, (time.perf_counter() - started) * 1000,
+                     extra={"request_id": request_id_var.get()})
+        if response.status_code >= 500:
+            raise _Failed(response=response)
+        return response
 
-    def _translate(self, exc: requests.exceptions.RequestException, shown: str, timeout: Any) -> GatewayError:
-        if isinstance(exc, requests.exceptions.RetryError):
-            return UpstreamError(f"{shown}: still failing after {self._retries} retries")
-        # A read timeout that used up the retries reaches us as MaxRetryError(ReadTimeoutError),
-        # which requests reports as ConnectionError, not ReadTimeout: it is still a timeout.
-        retried_timeout = isinstance(getattr(exc.args[0] if exc.args else None, "reason", None), ReadTimeoutError)
-        if isinstance(exc, requests.exceptions.Timeout) or retried_timeout:
-            return UpstreamTimeout(f"{shown}: no answer within {timeout} s")
+    @staticmethod
+    def _translate(exc: requests.exceptions.RequestException, shown: str, read_timeout: float) -> GatewayError:
+        if isinstance(exc, requests.exceptions.Timeout):
+            return UpstreamTimeout(f"{shown}: no answer within {read_timeout:g} s")
         if isinstance(exc, requests.exceptions.ConnectionError):
             return UpstreamUnavailable(f"{shown}: connection failed")
         return UpstreamError(f"{shown}: the request failed")
 
-    def _finish(self, response: requests.Response, started: float, window_key: str) -> requests.Response:
+    def _finish(self, response: requests.Response, window_key: str) -> requests.Response:
         self._note_window(window_key, response.headers)
-        if log.isEnabledFor(logging.INFO):  # the redacted URL is only worth building for a log line
-            log.info("%s %s -> %s in %.1f ms", response.request.method, redact_url(response.request.url or ""),
-                     response.status_code, (time.perf_counter() - started) * 1000,
-                     extra={"request_id": request_id_var.get()})
         return response
 
     # -- rate-limit awareness ------------------------------------------------------------------
@@ -261,4 +452,31 @@ class HttpClient:
         except ValueError:
             return
         with self._lock:
-            self._windows[key] = window
+            # Only spent windows matter; keeping every credential's would grow without end.
+            if window.remaining > 0:
+                self._windows.pop(key, None)
+            else:
+                now = time.monotonic()
+                self._windows = {k: w for k, w in self._windows.items() if w.reset_at > now}
+                self._windows[key] = window
+
+
+def _reason(exc: requests.exceptions.RequestException) -> Any:
+    inner = exc.args[0] if exc.args else None
+    return getattr(inner, "reason", inner)
+
+
+def _response_of(outcome: tenacity.RetryCallState) -> requests.Response | None:
+    """The response an attempt got (a 5xx travels inside _Failed), or None when none came back."""
+    if outcome.outcome is None:
+        return None
+    if not outcome.outcome.failed:
+        return outcome.outcome.result()
+    failure = outcome.outcome.exception()
+    return failure.response if isinstance(failure, _Failed) else None
+
+
+def _last_outcome(outcome: tenacity.RetryCallState) -> Any:
+    """When retries stop, hand back what the last attempt gave: its response, or its failure."""
+    assert outcome.outcome is not None
+    return outcome.outcome.result()

@@ -2,9 +2,13 @@
 
     flowgate_requests_total{door, method, status}        requests answered, by front door
     flowgate_request_duration_seconds{door}              their latency
-    flowgate_upstream_requests_total{host, method, outcome}   vendor calls: HTTP status, or the
-                                                         error class when no response came back
-    flowgate_upstream_duration_seconds{host}             their latency
+    flowgate_upstream_requests_total{vendor, method, outcome}  attempts at vendor calls (each retry
+                                                         counts): HTTP status, or the error class
+                                                         when no response came back (CircuitOpen:
+                                                         not sent, the circuit is open)
+    flowgate_upstream_duration_seconds{vendor}           their latency
+    flowgate_circuit_state{vendor}                       0 closed, 1 half-open, 2 open (the worst
+                                                         any process has seen last)
 
 ``GET /metrics`` serves them in the Prometheus text format. Under gunicorn every worker is its own
 process: ``flowgate serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder before the workers
@@ -22,12 +26,13 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
 )
 
-__all__ = ["MetricsMiddleware", "door_of", "observe_upstream", "render_metrics"]
+__all__ = ["MetricsMiddleware", "door_of", "observe_circuit", "observe_upstream", "render_metrics"]
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -35,9 +40,13 @@ _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5
 REQUESTS = Counter("flowgate_requests_total", "Requests answered by the gateway.", ["door", "method", "status"])
 REQUEST_SECONDS = Histogram("flowgate_request_duration_seconds", "Time to answer a request.", ["door"],
                             buckets=_BUCKETS)
-UPSTREAM = Counter("flowgate_upstream_requests_total", "Calls to vendor APIs.", ["host", "method", "outcome"])
-UPSTREAM_SECONDS = Histogram("flowgate_upstream_duration_seconds", "Time a vendor took to answer.", ["host"],
+UPSTREAM = Counter("flowgate_upstream_requests_total", "Attempts at vendor API calls, retries included.",
+                   ["vendor", "method", "outcome"])
+UPSTREAM_SECONDS = Histogram("flowgate_upstream_duration_seconds", "Time a vendor took to answer.", ["vendor"],
                              buckets=_BUCKETS)
+CIRCUIT = Gauge("flowgate_circuit_state", "Circuit breaker per vendor: 0 closed, 1 half-open, 2 open.",
+                ["vendor"], multiprocess_mode="mostrecent")
+_CIRCUIT_VALUES = {"closed": 0, "half-open": 1, "open": 2}
 
 
 def door_of(path: str) -> str:
@@ -53,9 +62,13 @@ def door_of(path: str) -> str:
     return "other"
 
 
-def observe_upstream(host: str, method: str, outcome: str, seconds: float) -> None:
-    UPSTREAM.labels(host, method, outcome).inc()
-    UPSTREAM_SECONDS.labels(host).observe(seconds)
+def observe_upstream(vendor: str, method: str, outcome: str, seconds: float) -> None:
+    UPSTREAM.labels(vendor, method, outcome).inc()
+    UPSTREAM_SECONDS.labels(vendor).observe(seconds)
+
+
+def observe_circuit(vendor: str, state: str) -> None:
+    CIRCUIT.labels(vendor).set(_CIRCUIT_VALUES.get(state, 0))
 
 
 def render_metrics() -> tuple[bytes, str]:

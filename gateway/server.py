@@ -61,14 +61,22 @@ def serve_in_thread(app: Callable[..., Any], host: str = "127.0.0.1", port: int 
 
 
 def gunicorn_options(bind: str, *, workers: int, threads: int, trust_proxy: bool,
-                     log_level: str = "info", timeout: int = 60) -> dict[str, Any]:
+                     log_level: str = "info", timeout: int = 60, worker_class: str = "gthread",
+                     worker_connections: int = 1000) -> dict[str, Any]:
+    """gunicorn's settings for one of our servers. ``worker_class`` "gevent" needs the process
+    monkey-patched before it imported requests (see ``gateway.cli``, "Why gevent")."""
     options: dict[str, Any] = {
         "bind": bind,
         "workers": workers,
-        "threads": threads,
-        "worker_class": "gthread",
+        "threads": threads,          # gthread only
+        "worker_class": worker_class,
+        # gevent: connections served at once by one worker (its greenlet pool); when all are taken the
+        # worker stops accepting and new ones wait in the listen queue, so memory stays bounded.
+        "worker_connections": worker_connections,
         "timeout": timeout,
         "graceful_timeout": 5,      # SIGTERM -> everything gone well inside 10 s
+        # Also the time a client gets to send a request's headers on the gevent worker (its parser
+        # runs under a keepalive-long gevent.Timeout); the body's time is gateway.guard's.
         "keepalive": 5,
         "loglevel": log_level.lower(),
         "accesslog": None,

@@ -18,6 +18,8 @@ from typing import Any
 
 from lxml import etree
 
+from gateway import safexml
+
 __all__ = ["from_xml", "to_xml"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
@@ -65,7 +67,9 @@ def _read(el: etree._Element) -> Any:
     return out
 
 
-def from_xml(data: bytes) -> Any:
-    """Parse what :func:`to_xml` wrote (safely: no entities, no network, no DTD)."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-    return _read(etree.fromstring(data, parser=parser))
+def from_xml(data: bytes, *, max_depth: int = 64, max_elements: int = 100_000) -> Any:
+    """Parse what :func:`to_xml` wrote, with the SOAP front door's safe parser (:mod:`gateway.safexml`:
+    no DTD, no entities, no network, depth and element caps; comments and processing instructions
+    dropped). ``max_depth`` counts the root: a value nested ``max_depth - 1`` deep. Raises
+    :class:`gateway.safexml.UnsafeXml`."""
+    return _read(safexml.parse(data, max_depth=max_depth, max_elements=max_elements))

@@ -79,7 +79,10 @@ def sandbox_url(_sandbox_server) -> str:
 def _gateway_server(_sandbox_server, tmp_path_factory):
     from gateway.app import create_app
 
+    # The session's gateway meets every test's injected faults: its circuit breakers stay closed
+    # (tests of the breaker build their own gateway).
     settings = Settings(data_dir=str(tmp_path_factory.mktemp("gateway")), http_retries=1, http_backoff=0.05,
+                        breaker_fail_max=100_000,
                         exaroutes_poll_schedule="0.05,0.1,0.2", **vendor_urls(_sandbox_server.url))
     server = serve_in_thread(create_app(settings))
     server.settings = settings
@@ -100,7 +103,8 @@ def gateway_factory(tmp_path, sandbox_url):
     servers = []
 
     def make(upstream: str | None = None, **settings):
-        server = gateway_with(tmp_path / f"gw{len(servers)}", upstream or sandbox_url, http_retries=0, **settings)
+        settings.setdefault("http_retries", 0)
+        server = gateway_with(tmp_path / f"gw{len(servers)}", upstream or sandbox_url, **settings)
         servers.append(server)
         return server
 
@@ -121,18 +125,16 @@ def api_url(_gateway_server, sandbox_url) -> str:
 @pytest.fixture
 def consumer_key(_gateway_server):
     """``consumer_key("qr,events")`` -> a new consumer key with those scopes, in the gateway's store."""
-    from gateway.store.consumers import ConsumerRepository
-
     services = _gateway_server.server.app.extensions["flowgate"]
     made = []
 
     def make(scopes: str, **fields) -> str:
-        created = ConsumerRepository(services.store).add(f"test-{uuid.uuid4().hex[:12]}", scopes=scopes, **fields)
+        created = services.consumers.add(f"test-{uuid.uuid4().hex[:12]}", scopes=scopes, **fields)
         made.append(created.consumer.name)
         return created.key
 
     yield make
-    repo = ConsumerRepository(services.store)
+    repo = services.consumers
     for name in made:
         repo.revoke(name)
 
@@ -174,6 +176,15 @@ def postgres_url() -> str:
         engine.dispose()
     _service_or_skip("PostgreSQL", probe)
     return POSTGRES_URL
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    def probe():
+        import redis
+        redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
+    _service_or_skip("Redis", probe)
+    return REDIS_URL
 
 
 @pytest.fixture

@@ -69,6 +69,8 @@ def gateway_with(tmp_path, sandbox_url: str, **overrides):
     """A separate gateway server with its own settings; the caller shuts it down."""
     from gateway.app import create_app
 
+    # Tests inject faults on purpose; unless a test is about the circuit breaker, keep it closed.
+    overrides.setdefault("breaker_fail_max", 100_000)
     settings = Settings(data_dir=str(tmp_path), **{**vendor_urls(sandbox_url), **overrides})
     return serve_in_thread(create_app(settings))
 
@@ -123,3 +125,21 @@ def add_fault(sandbox_url: str, **rule) -> int:
     resp = requests.post(sandbox_url + "/_sandbox/faults", json=rule, timeout=5)
     resp.raise_for_status()
     return resp.json()["id"]
+
+
+class Recorder:
+    """A loopback HTTP server that stands in for a vendor and notes each request exactly as it came
+    off the wire: (method, raw request target). Answers 200 ``{"resource": {}, "data": {}}``."""
+
+    def __init__(self):
+        self.seen: list[tuple[str, str]] = []
+        self.server = serve_in_thread(self._app)
+        self.url = self.server.url
+
+    def _app(self, environ, start_response):
+        self.seen.append((environ["REQUEST_METHOD"], environ.get("REQUEST_URI") or environ.get("RAW_URI", "")))
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b'{"resource": {}, "data": {}}']
+
+    def shutdown(self) -> None:
+        self.server.shutdown()

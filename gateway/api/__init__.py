@@ -61,15 +61,15 @@ def _rate_headers(resp: Response) -> Response:
 
 
 def install(app: Flask, services: Services) -> ApiContext:
-    from gateway.api import events, feeds, index, qr, qr_jobs, records
+    from gateway.api import events, feeds, index, outbox, qr, qr_jobs, records
 
-    ctx = ApiContext(consumers=ConsumerRepository(services.store),
+    ctx = ApiContext(consumers=services.consumers,
                      limiter=RestRateLimiter(services.settings.rest_rate_limit_storage))
     app.extensions["flowgate.api"] = ctx
     bp = Blueprint("api", __name__, url_prefix=PREFIX)
     bp.before_request(_before)
     bp.after_request(_rate_headers)
-    for module in (index, qr, qr_jobs, records, events, feeds):
+    for module in (index, qr, qr_jobs, records, events, feeds, outbox):
         bp.register_blueprint(module.bp)
     app.register_blueprint(bp)
     return ctx

@@ -39,6 +39,11 @@ RESOURCES = [
     {"name": "feeds", "scope": "feeds", "vendor": "flowbox", "href": "/api/feeds/{flowKey}",
      "methods": ["GET"], "description": "A Flowbox feed, paged, or every post as NDJSON with ?all=true",
      "routes": ["GET /api/feeds/{flowKey}"]},
+    {"name": "outbox", "scope": "admin", "vendor": "flowize", "href": "/api/outbox",
+     "methods": ["GET"], "description": "Flowize writes queued while the vendor was unavailable: pending and "
+                                        "dead entries, their audit trail; retry or drop (docs/outbox.md)",
+     "routes": ["GET /api/outbox", "GET /api/outbox/{id}", "POST /api/outbox/{id}/retry",
+                "DELETE /api/outbox/{id}"]},
 ]
 
 

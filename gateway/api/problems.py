@@ -21,6 +21,8 @@ bottom, first match wins:
     Conflict                          409     conflict
     RateLimited                       429     rate_limited (+ Retry-After) | quota_exceeded
     UpstreamTimeout                   504     vendor_timeout
+    CircuitOpen                       503     circuit_open (+ Retry-After)
+    VendorBusy                        503     vendor_busy (+ Retry-After)
     UpstreamUnavailable               503     vendor_unavailable
     UpstreamError                     502     vendor_error
     GatewayError                      500     internal_error
@@ -44,6 +46,7 @@ from werkzeug.exceptions import NotFound as RouteNotFound
 
 from gateway.errors import (
     AuthError,
+    CircuitOpen,
     Conflict,
     Forbidden,
     GatewayError,
@@ -56,6 +59,7 @@ from gateway.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
     ValidationFailed,
+    VendorBusy,
 )
 
 __all__ = ["PROBLEM_JSON", "TYPE_BASE", "problem", "problem_response"]
@@ -77,6 +81,8 @@ _TABLE: tuple[tuple[type[GatewayError], str, str], ...] = (
     (Conflict, "conflict", "Conflict"),
     (RateLimited, "rate_limited", "Too many requests"),
     (UpstreamTimeout, "vendor_timeout", "Vendor timeout"),
+    (CircuitOpen, "circuit_open", "Vendor paused"),
+    (VendorBusy, "vendor_busy", "Vendor busy"),
     (UpstreamUnavailable, "vendor_unavailable", "Vendor unavailable"),
     (UpstreamError, "vendor_error", "Vendor error"),
     (GatewayError, "internal_error", "Internal error"),
@@ -102,8 +108,9 @@ def _classify(exc: BaseException) -> tuple[dict[str, Any], dict[str, str]]:
         headers: dict[str, str] = {}
         if isinstance(exc, ValidationFailed):
             extra["errors"] = exc.errors
-        if isinstance(exc, RateLimited) and exc.retry_after is not None:
-            headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
         if isinstance(exc, NotFound) and exc.code == 410:
             extra["vendor_status"] = 410
         return problem(status, code, title, exc.message, **extra), headers

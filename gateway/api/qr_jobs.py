@@ -26,6 +26,8 @@ from gateway.api.wire import respond
 from gateway.errors import InvalidRequest
 from gateway.operations.qr_jobs import QrJobOperations
 from gateway.qr_rows import row_from_flat
+from gateway.safejson import DEFAULT_MAX_DEPTH
+from gateway.safejson import loads as safe_loads
 from gateway.store.jobs import Job, ResultRow
 
 __all__ = ["bp"]
@@ -91,53 +93,71 @@ def _body() -> io.BufferedReader:
 
 class _JsonBody:
     """``{"vendor", "rows": [...], "options"}`` from a stream: rows yielded one by one, vendor and
-    options kept whenever they come (before or after the rows)."""
+    options kept whenever they come (before or after the rows).
 
-    def __init__(self, stream: Any):
+    Read with ``ijson.basic_parse`` and our own depth count, not ``ijson.parse``: the latter builds
+    each event's dotted prefix, so a body of 20,000 ``[`` (40 kB) made about 1 GB of prefixes before
+    the first row was seen. Nesting deeper than ``json_max_depth`` is refused as soon as it is met."""
+
+    def __init__(self, stream: Any, max_depth: int = DEFAULT_MAX_DEPTH):
         self.stream = stream
+        self.max_depth = max_depth
         self.vendor: Any = None
         self.options: Any = None
         self.saw_rows = False
 
     def rows(self) -> Iterator[Any]:
-        events = ijson.parse(self.stream, use_float=True)
+        events = ijson.basic_parse(self.stream, use_float=True)
         try:
-            prefix, event, value = next(events)
+            event, value = next(events)
         except StopIteration:
             raise _bad("The body is empty; send {\"vendor\", \"rows\", \"options\"}.", "invalid_json") from None
         if event != "start_map":
             raise _bad("The body must be a JSON object with vendor, rows and options.", "invalid_json")
-        for prefix, event, value in events:
-            if prefix == "vendor" and event in ("string", "number", "null", "boolean"):
+        key = None
+        for event, value in events:   # the top-level object: depth 1
+            if event == "map_key":
+                key = value
+                continue
+            if event == "end_map":
+                continue   # its end; ijson still checks that nothing follows
+            if key == "vendor" and event not in ("start_map", "start_array"):
                 self.vendor = value
-            elif prefix == "options" and event == "start_map":
-                self.options = _build(events, event, value)
-            elif prefix == "rows" and event == "start_array":
+            elif key == "options" and event == "start_map":
+                self.options = _build(events, event, value, 2, self.max_depth)
+            elif key == "rows" and event == "start_array":
                 self.saw_rows = True
-                for item_prefix, item_event, item_value in events:
-                    if item_event == "end_array" and item_prefix == "rows":
+                for item_event, item_value in events:
+                    if item_event == "end_array":
                         break
-                    yield _build(events, item_event, item_value)
+                    yield _build(events, item_event, item_value, 3, self.max_depth)
+            else:
+                _build(events, event, value, 2, self.max_depth)   # any other value: read past it
+            key = None
 
     def header(self) -> tuple[Any, Any]:
         return self.vendor, self.options
 
 
-def _build(events: Iterator[tuple[str, str, Any]], event: str, value: Any) -> Any:
-    """One JSON value from ijson events, starting at (event, value)."""
+def _build(events: Iterator[tuple[str, Any]], event: str, value: Any, depth: int, max_depth: int) -> Any:
+    """One JSON value from ijson basic events, starting at (event, value), which opens ``depth``."""
     builder = ijson.ObjectBuilder()
     builder.event(event, value)
     if event not in ("start_map", "start_array"):
         return builder.value
-    depth = 1
-    for _prefix, ev, val in events:
-        builder.event(ev, val)
+    if depth > max_depth:
+        raise _bad(f"The JSON body is nested deeper than {max_depth} levels.", "invalid_json")
+    opened = 1
+    for ev, val in events:
         if ev in ("start_map", "start_array"):
-            depth += 1
+            opened += 1
+            if depth + opened - 1 > max_depth:
+                raise _bad(f"The JSON body is nested deeper than {max_depth} levels.", "invalid_json")
         elif ev in ("end_map", "end_array"):
-            depth -= 1
-            if depth == 0:
-                break
+            opened -= 1
+        builder.event(ev, val)
+        if opened == 0:
+            break
     return builder.value
 
 
@@ -150,14 +170,17 @@ def _csv_rows(stream: Any) -> Iterator[dict[str, Any]]:
         yield row_from_flat(record)
 
 
-def _ndjson_rows(stream: Any) -> Iterator[Any]:
+def _ndjson_rows(stream: Any, max_depth: int = DEFAULT_MAX_DEPTH) -> Iterator[Any]:
     for number, line in enumerate(io.TextIOWrapper(stream, encoding="utf-8"), start=1):
         if not line.strip():
             continue
         try:
-            yield json.loads(line)
-        except ValueError:
-            raise _bad(f"Line {number} of the NDJSON body is not JSON.", "invalid_json") from None
+            # One line is one row: the whole body's size cap (MAX_UPLOAD_BYTES) is the line's too.
+            row = safe_loads(line, max_depth=max_depth, max_bytes=MAX_UPLOAD_BYTES,
+                             invalid=f"Line {number} of the NDJSON body is not JSON.")
+        except InvalidRequest as err:
+            raise _bad(err.message, "invalid_json") from None
+        yield row
 
 
 def _idempotency_key() -> str | None:
@@ -191,13 +214,14 @@ def submit() -> Response:
     idempotency_key = _idempotency_key()
     ctype = request.mimetype or ""
     stream = _body()
+    max_depth = current_app.extensions["flowgate"].settings.json_max_depth
     if ctype == "application/json":
-        body = _JsonBody(stream)
+        body = _JsonBody(stream, max_depth)
         rows, header = body.rows(), body.header
     elif ctype in ("text/csv", "application/csv"):
         rows, header = _csv_rows(stream), lambda: (request.args.get("vendor"), _query_options())
     elif ctype in ("application/x-ndjson", "application/ndjson", "application/jsonl"):
-        rows, header = _ndjson_rows(stream), lambda: (request.args.get("vendor"), _query_options())
+        rows, header = _ndjson_rows(stream, max_depth), lambda: (request.args.get("vendor"), _query_options())
     else:
         err = _bad("Send rows as application/json, text/csv or application/x-ndjson.", "unsupported_media_type")
         err.status = 415

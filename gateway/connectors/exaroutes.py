@@ -26,12 +26,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 import requests
 
 from gateway.config import Settings
-from gateway.connectors.common import vendor_error
+from gateway.connectors.common import segment, vendor_error
 from gateway.errors import (
     GatewayError,
     NotFound,
@@ -217,7 +216,7 @@ class ExaRoutesConnector:
 
     # -- GET /api/qr/bulk-generate/{bulkId} ----------------------------------------------------------
     def status(self, bulk_id: str) -> BulkStatus:
-        response = self._send("GET", f"{PATH}/{quote(bulk_id, safe='')}")
+        response = self._send("GET", f"{PATH}/{segment(bulk_id, 'The bulkId')}")
         body = _json_or_none(response)
         if response.status_code != 200:
             raise _error(response, body)
@@ -258,7 +257,7 @@ class ExaRoutesConnector:
         it is already there (the vendor would answer 410)."""
         stored = self.archives.get(VENDOR, self.client_id, bulk_id)
         if stored is None:
-            response = self._send("GET", f"{PATH}/{quote(bulk_id, safe='')}/result", retry=False)
+            response = self._send("GET", f"{PATH}/{segment(bulk_id, 'The bulkId')}/result", retry=False)
             if response.status_code == 200:
                 stored = self.archives.save(VENDOR, self.client_id, bulk_id, response.content,
                                             response.headers.get("Content-Type", "application/json"))

@@ -20,12 +20,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 
 from gateway.config import Settings, SettingsError
-from gateway.connectors.common import body_message, json_or_none, vendor_error
+from gateway.connectors.common import body_message, json_or_none, segment, vendor_error
 from gateway.errors import GatewayError, InvalidRequest, UpstreamError
 from gateway.http import HttpClient
 
@@ -120,8 +120,8 @@ class FlowboxConnector:
             # requests URL-encodes the value once, which is exactly what the doc asks for.
             params["cursor"] = cursor if isinstance(cursor, str) else json.dumps(cursor, ensure_ascii=False,
                                                                                   separators=(",", ":"))
-        response = self.http.send("GET", f"{self.base_url}/public/feed/{quote(flow_key, safe='')}",
-                                  headers={"Accept": "application/json"}, params=params or None,
+        url = f"{self.base_url}/public/feed/{segment(flow_key, 'The Flowbox flow key')}"
+        response = self.http.send("GET", url, headers={"Accept": "application/json"}, params=params or None,
                                   vendor="flowbox")
         if response.status_code >= 300:
             raise _error(response)

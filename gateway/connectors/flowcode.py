@@ -19,12 +19,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 import requests
 
 from gateway.config import Settings
-from gateway.connectors.common import body_message, json_or_none, vendor_error
+from gateway.connectors.common import body_message, json_or_none, segment, vendor_error
 from gateway.errors import (
     GatewayError,
     RateLimited,
@@ -99,17 +98,17 @@ class FlowcodeConnector:
 
     def get_code(self, code_id: str) -> dict[str, Any]:
         """GET /v4/codes/{code_id}."""
-        return self._json(self._send("GET", f"/v4/codes/{quote(code_id, safe='')}"))
+        return self._json(self._send("GET", f"/v4/codes/{segment(code_id, 'The code id')}"))
 
     def update_destination(self, code_id: str, new_destination: Mapping[str, Any]) -> dict[str, Any]:
         """PATCH /v4/codes/{code_id} with a new scan destination; retried, as it is idempotent."""
-        return self._json(self._send("PATCH", f"/v4/codes/{quote(code_id, safe='')}",
+        return self._json(self._send("PATCH", f"/v4/codes/{segment(code_id, 'The code id')}",
                                      body={"destination": dict(new_destination)}, retry=True))
 
     def code_image(self, code_id: str, file_type: str | None = None) -> tuple[bytes, str]:
         """GET /v4/codes/{code_id}/image: (the file, its content type), in the code's file type or another."""
         params = {"file_type": file_type} if file_type else None
-        response = self._send("GET", f"/v4/codes/{quote(code_id, safe='')}/image", params=params)
+        response = self._send("GET", f"/v4/codes/{segment(code_id, 'The code id')}/image", params=params)
         return response.content, response.headers.get("Content-Type", "application/octet-stream")
 
     # -- Option 2: bulk -----------------------------------------------------------------------------
@@ -128,7 +127,7 @@ class FlowcodeConnector:
 
     def bulk_status(self, task_id: str) -> dict[str, Any]:
         """GET /v4/codes/bulk/{task_id}/status -> ``{"status", "message", ...}``."""
-        body = self._json(self._send("GET", f"/v4/codes/bulk/{quote(task_id, safe='')}/status"))
+        body = self._json(self._send("GET", f"/v4/codes/bulk/{segment(task_id, 'The task id')}/status"))
         if not isinstance(body, dict) or "status" not in body:
             raise UpstreamError("Flowcode's bulk status has no status.")
         return body

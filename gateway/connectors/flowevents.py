@@ -18,12 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import requests
 
 from gateway.config import Settings
-from gateway.connectors.common import body_message, json_or_none, vendor_error
+from gateway.connectors.common import body_message, json_or_none, segment, vendor_error
 from gateway.connectors.flowbox import require_https
 from gateway.connectors.flowevents_csv import (
     ChatMessage,
@@ -238,9 +237,7 @@ class FlowEventsConnector:
 
 
 def _seg(value: str) -> str:
-    if not value:
-        raise InvalidRequest("An event session token is required.")
-    return quote(str(value), safe="")
+    return segment(value, "The event session token")
 
 
 def _dt(value: str) -> datetime:

@@ -15,11 +15,11 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 import requests
 
-from gateway.connectors.common import vendor_error
+from gateway.connectors.common import path as vendor_path
+from gateway.connectors.common import segment, vendor_error
 from gateway.connectors.flowize_auth import (
     MemoryTokenCache,
     TokenCache,
@@ -154,8 +154,11 @@ class FlowizeConnector:
     # -- Data Record ------------------------------------------------------------------------------
     def insert_record(self, creds: FlowizeCredentials, flow: str, data: Any, *, uuid: str | None = None,
                       execution_time: str | None = None, flow_id: str | None = None) -> FlowizeResponse:
-        """POST /v1/record with X-Flow, X-Uuid, X-Executiontime; the payload is the record itself."""
-        return self._request(creds, "POST", "/v1/record", body=data, fields={
+        """POST /v1/record with X-Flow, X-Uuid, X-Executiontime; the payload is the record itself.
+
+        With a uuid the POST may be retried: Flowize keeps one record per uuid and answers a second
+        one 409, which the operations read as "made by an earlier attempt" (docs/outbox.md)."""
+        return self._request(creds, "POST", "/v1/record", body=data, retry=True if uuid else None, fields={
             **_scopes("record"), "X-Flow": ("flow_name", flow or None), "X-Flow-Id": ("flow_id", flow_id or None),
             "X-Uuid": ("uuid", uuid or None), "X-Executiontime": ("executiontime", execution_time or None)})
 
@@ -186,7 +189,7 @@ class FlowizeConnector:
     # -- Webhooks and flows -----------------------------------------------------------------------
     def webhook(self, uri: str, payload: bytes | str, content_type: str = "application/json") -> FlowizeResponse:
         """POST /v1/webhook/{uri}: no credentials, the uri is the secret."""
-        return self._request(None, "POST", f"/v1/webhook/{quote(uri, safe='')}", raw=payload,
+        return self._request(None, "POST", "/v1/webhook/" + segment(uri, "The webhook uri"), raw=payload,
                              content_type=content_type)
 
     def get_flow_diagram(self, creds: FlowizeCredentials, flow: str | None = None,
@@ -282,7 +285,7 @@ def _scopes(scope: str) -> dict[str, tuple[str, Any]]:
 
 
 def _path(*parts: Any) -> str:
-    return "/v1/" + "/".join(quote(str(p), safe="") for p in parts)
+    return vendor_path("v1", *parts)
 
 
 def _token_refused(response: requests.Response) -> bool:

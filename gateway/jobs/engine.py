@@ -4,6 +4,10 @@ Huey carries only wake-up calls — "advance job X", now or in N seconds. The jo
 store, so a lost or duplicated message costs nothing: a step first takes the job's lease in the
 database, and a job whose worker died is found again by the sweep (at worker start, then every
 minute) once its lease has run out.
+
+The store-and-forward outbox (gateway/jobs/outbox.py, docs/outbox.md) rides on the same engine:
+"flowgate.outbox.deliver" is a wake-up call for the deliverer, sent by the gateway when it queues a
+write and scheduled by the deliverer itself for the next retry; the sweep wakes it too.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +31,7 @@ log = logging.getLogger("gateway.jobs")
 
 ADVANCE = "flowgate.qr.advance"
 SWEEP = "flowgate.jobs.sweep"
+DELIVER = "flowgate.outbox.deliver"
 
 
 def make_huey(settings: Settings) -> Huey:
@@ -56,17 +63,36 @@ def owner_is_dead_here(owner: str) -> bool:
     return False
 
 
+class OutboxRunner:
+    """What the engine needs of the outbox deliverer (gateway/jobs/outbox.py)."""
+
+    def run(self, fan: bool, spawn: Callable[[int], None]) -> tuple[bool, float | None]:  # pragma: no cover
+        """Deliver what is due; (more is due now, seconds until the next entry is due or None)."""
+        raise NotImplementedError
+
+    def sweep(self) -> bool:  # pragma: no cover
+        """Free dead workers' leases; True when something waits for delivery."""
+        raise NotImplementedError
+
+
 class JobEngine:
     """Enqueue job steps (every process) and run them (``flowgate worker``, with a ``step``)."""
 
     def __init__(self, settings: Settings, *, huey: Huey | None = None,
                  step: Callable[[str], float | None] | None = None,
-                 resumable: Callable[[], list[str]] | None = None):
+                 resumable: Callable[[], list[str]] | None = None,
+                 outbox: OutboxRunner | None = None):
         self.huey = huey or make_huey(settings)
         self._step = step
         self._resumable = resumable
+        self._outbox = outbox
         self._advance = self.huey.task(name=ADVANCE)(self._run_step)
+        self._deliver = self.huey.task(name=DELIVER)(self._run_outbox)
         self.huey.periodic_task(crontab(minute="*"), name=SWEEP)(self.sweep)
+        # The earliest outbox wake-up this process has scheduled and that is still to come: one
+        # scheduled wake-up is enough, so many queued writes do not make many (docs/outbox.md).
+        self._wake_due: float | None = None
+        self._wake_lock = threading.Lock()
 
     def advance(self, job_id: str, delay: float = 0.0) -> None:
         """Wake the job up now, or in ``delay`` seconds (polling without holding a thread)."""
@@ -82,8 +108,39 @@ class JobEngine:
         if delay is not None:
             self.advance(job_id, delay)
 
+    # -- the outbox --------------------------------------------------------------------------------
+    def wake_outbox(self, delay: float = 0.0) -> None:
+        """Have the deliverer look at the outbox in ``delay`` seconds, unless this process already
+        has a wake-up scheduled no later than that (it will schedule the next one itself)."""
+        due = time.time() + delay
+        with self._wake_lock:
+            if self._wake_due is not None and time.time() < self._wake_due <= due:
+                return
+            self._wake_due = due
+        if delay > 0:
+            self._deliver.schedule(args=(True,), delay=delay)
+        else:
+            self._deliver(True)
+
+    def _run_outbox(self, fan: bool = True) -> None:
+        if self._outbox is None:  # pragma: no cover - only workers consume
+            raise RuntimeError("this process only enqueues outbox wake-ups")
+        more, due_in = self._outbox.run(fan, self._helpers)
+        if more:
+            self._deliver(False)          # its time budget is spent: go on, letting other tasks in between
+        elif due_in is not None:
+            # Never a busy loop: what is due "now" but could not be taken is held by another worker.
+            self.wake_outbox(max(due_in, 0.2))
+
+    def _helpers(self, count: int) -> None:
+        for _ in range(count):
+            self._deliver(False)          # fan out over the worker's threads; helpers do not fan out again
+
     def sweep(self) -> int:
-        """Wake every unfinished job whose lease is free (a crashed worker's, once run out)."""
+        """Wake every unfinished job whose lease is free (a crashed worker's, once run out), and the
+        outbox deliverer when something waits for delivery."""
+        if self._outbox is not None and self._outbox.sweep():
+            self._deliver(True)
         if self._resumable is None:
             return 0
         jobs = self._resumable()
@@ -92,6 +149,15 @@ class JobEngine:
         if jobs:
             log.info("resuming %d job(s)", len(jobs))
         return len(jobs)
+
+    def ping(self) -> bool:
+        """Can work be queued? (the SQLite queue file or Redis answers) — for /readyz."""
+        try:
+            self.huey.pending_count()
+        except Exception:
+            log.warning("the task engine's queue does not answer", exc_info=True)
+            return False
+        return True
 
     def consumer(self, workers: int) -> Any:
         return self.huey.create_consumer(workers=workers, worker_type="thread", periodic=True,

@@ -1,8 +1,8 @@
 """``flowgate worker``: a Huey consumer running job steps, as many per machine and machines as wanted.
 
 At start it frees the leases of workers of this machine that died (a SIGKILL leaves them held) and
-wakes every unfinished job; then the consumer runs, with the minute sweep for jobs whose wake-up
-call was lost with another worker.
+wakes every unfinished job and the outbox deliverer; then the consumer runs, with the minute sweep
+for jobs and outbox entries whose wake-up call was lost with another worker.
 """
 
 from __future__ import annotations
@@ -14,13 +14,18 @@ import os
 from gateway.config import Settings
 from gateway.connectors.exaroutes import ExaRoutesConnector
 from gateway.connectors.flowcode import FlowcodeConnector
+from gateway.connectors.flowize import FlowizeConnector
+from gateway.connectors.flowize_auth import StoreTokenCache
 from gateway.http import HttpClient
 from gateway.jobs.budget import VendorBudget
 from gateway.jobs.engine import JobEngine
+from gateway.jobs.outbox import OutboxDeliverer
 from gateway.jobs.qr import QrJobRunner
-from gateway.store import Store
+from gateway.store import Store, TokenRepository
 from gateway.store.archives import ArchiveRepository
+from gateway.store.crypto import SecretBox
 from gateway.store.jobs import JobRepository
+from gateway.store.outbox import OutboxRepository
 
 __all__ = ["build_worker", "run_worker"]
 
@@ -38,7 +43,12 @@ def build_worker(settings: Settings, *, migrate: bool = True) -> tuple[JobEngine
                           {"flowcode": settings.flowcode_rate_limit, "exaroutes": settings.exaroutes_rate_limit})
     runner = QrJobRunner(settings, JobRepository(store), FlowcodeConnector.from_settings(http, settings),
                          ExaRoutesConnector.from_settings(http, settings, ArchiveRepository(store)), budget)
-    engine = JobEngine(settings, step=runner.step, resumable=runner.resumable)
+    box = SecretBox.from_settings(settings)
+    flowize = FlowizeConnector(http, settings.flowize_base_url,
+                               token_cache=StoreTokenCache(TokenRepository(store, box)),
+                               token_margin=settings.flowize_token_margin)
+    deliverer = OutboxDeliverer(settings, OutboxRepository(store), flowize, box, owner=runner.owner)
+    engine = JobEngine(settings, step=runner.step, resumable=runner.resumable, outbox=deliverer)
     return engine, runner, store
 
 

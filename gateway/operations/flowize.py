@@ -3,18 +3,26 @@
 Each method takes plain Python values and the credentials the caller presented, and returns an
 :class:`Outcome` or raises the project's exception tree. Which credentials go upstream is decided
 here, once: in pass-through mode the caller's own; in gateway-held mode the ones from settings.
+
+Writes (insertRecord, updateRecord, webhook) go through the store-and-forward outbox when it is on
+for them (``outbox``, gateway/operations/outbox.py; docs/outbox.md): a write the vendor could not
+take is queued and answered 202.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any
+from uuid import uuid4
 
+from gateway.connectors.common import path as vendor_path
 from gateway.connectors.flowize import FlowizeConnector, FlowizeResponse
 from gateway.credentials import FlowizeCredentials
-from gateway.errors import AuthError, InvalidRequest
+from gateway.errors import AuthError, Conflict, GatewayError, InvalidRequest, NotFound, UpstreamError
+
+if TYPE_CHECKING:
+    from gateway.operations.outbox import Outbox
 
 __all__ = [
     "ENVIRONMENT_ACTIONS",
@@ -24,8 +32,12 @@ __all__ = [
     "FlowizeOperations",
     "Outcome",
     "check_grant_type",
+    "created_from",
 ]
 
+#: How a failed insert tells the caller what happened to the write (docs/outbox.md, "With the outbox off").
+NOT_WRITTEN = "Nothing was written."
+MAY_BE_WRITTEN = "The write may have been made, or may still be:"
 GRANT_TYPE = "client_credentials"  # "Flowize only allows client credentials type"
 ENVIRONMENT_ACTIONS = ("upgrade", "update-version", "optimize")
 QUEUE_ACTIONS = ("pause-queue", "resume-queue", "execute-queue", "delete-from-queue", "resume-and-continue")
@@ -46,6 +58,18 @@ class Outcome:
         return cls(response.status, response.message, response.resource, response.body)
 
 
+def created_from(found: FlowizeResponse | None, flow: str | None, uuid: str, data: Any = None) -> Outcome:
+    """A 201 for a record whose insert's answer was lost: the insert answer's shape, from what
+    GET /v1/record tells (it has no ``data_record_id``), or from what was sent when the read-back
+    itself failed (``found`` None: the vendor's 409 for our own uuid already proved the write)."""
+    resource = found.resource if found is not None and isinstance(found.resource, dict) else {}
+    info = resource["info"] if isinstance(resource.get("info"), dict) else {}
+    made = {"flow_id": info.get("flow_id"), **({"flow_name": flow} if flow else {}), "uuid": uuid,
+            "data_record": resource.get("data_record", data)}
+    message = "Data Record is created successfully"
+    return Outcome(201, message, made, {"resource": made, "message": message})
+
+
 def _required(**values: Any) -> None:
     # An empty list of record UUIDs is as missing as an empty string: the vendor would answer 400.
     missing = [name for name, value in values.items()
@@ -55,14 +79,16 @@ def _required(**values: Any) -> None:
 
 
 class FlowizeOperations:
-    def __init__(self, connector: FlowizeConnector, held: FlowizeCredentials | None = None):
+    def __init__(self, connector: FlowizeConnector, held: FlowizeCredentials | None = None,
+                 outbox: Outbox | None = None):
         self.connector = connector
         self.held = held  # gateway-held credentials; None means pass-through
+        self.outbox = outbox  # store-and-forward of writes (docs/outbox.md); None: every write is live only
 
     def with_held(self, held: FlowizeCredentials) -> FlowizeOperations:
-        """The same operations (same connector, so the same token cache) with other gateway-held
-        credentials: how a REST consumer's own upstream credentials are used (docs/rest.md)."""
-        return FlowizeOperations(self.connector, held)
+        """The same operations (same connector, so the same token cache; the same outbox) with other
+        gateway-held credentials: how a REST consumer's own upstream credentials are used (docs/rest.md)."""
+        return FlowizeOperations(self.connector, held, self.outbox)
 
     def credentials(self, presented: FlowizeCredentials | None) -> FlowizeCredentials:
         if self.held is not None:
@@ -103,19 +129,90 @@ class FlowizeOperations:
     def insert_record(self, creds: FlowizeCredentials | None, data: Any, *, flow: str | None = None,
                       flow_id: str | None = None, uuid: str | None = None,
                       execution_time: str | None = None) -> Outcome:
+        """Flowize: POST /v1/record (X-Flow / X-Flow-Id, X-Uuid, X-Executiontime).
+
+        The record's uuid is chosen before the first attempt: the caller's, else a uuid4 of ours sent
+        as X-Uuid. Every attempt — a retry, the outbox's delivery — carries the same one, and the vendor
+        keeps one record per uuid, so a write whose answer was lost is never made twice. The answer's
+        resource carries the uuid (docs/outbox.md, "Idempotency keys")."""
         if not flow and not flow_id:
             raise InvalidRequest("Missing required field(s): Flow (or FlowId).")
         _required(data=data)
-        return Outcome.of(self.connector.insert_record(self.credentials(creds), flow or "", data, uuid=uuid,
-                                                       execution_time=execution_time, flow_id=flow_id))
+        upstream = self.credentials(creds)
+        generated = not uuid
+        record_uuid = uuid or str(uuid4())
+
+        def live() -> Outcome:
+            return self._insert(upstream, data, flow, flow_id, record_uuid, execution_time, generated=generated)
+
+        try:
+            if self.outbox is None:
+                return live()
+            return self.outbox.insert(upstream, {"uuid": record_uuid, "generated_uuid": generated, "flow": flow,
+                                                 "flow_id": flow_id, "data": data, "execution_time": execution_time},
+                                      live)
+        except UpstreamError as exc:
+            return self._failed_insert(exc, upstream, record_uuid, flow, generated)
+
+    def _failed_insert(self, exc: UpstreamError, creds: FlowizeCredentials, record_uuid: str, flow: str | None,
+                       generated: bool) -> Outcome:
+        """The insert failed (and was not queued): answer what is true. Not sent -> not written. Else
+        look the uuid up: found -> it was written (answer it as made, when the uuid is ours); not
+        found after the vendor answered -> not written; not found after no answer -> it may still be
+        written, and the caller is given the uuid to read it back or resend it safely."""
+        written: bool | None = False if exc.never_sent else None
+        if written is None:
+            try:
+                found = self.connector.get_record(creds, record_uuid)
+            except NotFound:
+                # A vendor that answered (a 5xx) has finished with the request; a silent one may not have.
+                written = False if type(exc) is UpstreamError else None
+            except GatewayError:
+                written = None
+            else:
+                if generated:
+                    return created_from(found, flow, record_uuid)
+                written = True
+        if written is False:
+            note = f"{NOT_WRITTEN} (Uuid {record_uuid})"
+        elif written:
+            note = f"A record with Uuid {record_uuid} exists at Flowize: read it back before sending again."
+        else:
+            note = (f"{MAY_BE_WRITTEN} the record's Uuid is {record_uuid}: read it back, or send the insert "
+                    "again with this Uuid, to have it exactly once.")
+        exc.message = f"{exc.message} {note}"
+        exc.args = (exc.message,)
+        raise exc
+
+    def _insert(self, creds: FlowizeCredentials, data: Any, flow: str | None, flow_id: str | None, uuid: str,
+                execution_time: str | None, *, generated: bool) -> Outcome:
+        try:
+            return Outcome.of(self.connector.insert_record(creds, flow or "", data, uuid=uuid,
+                                                           execution_time=execution_time, flow_id=flow_id))
+        except Conflict:
+            if not generated:
+                raise  # the caller's own Uuid is taken: theirs to resolve (docs/outbox.md)
+            # Nobody else knows a uuid we have just made: an earlier attempt of this very call was
+            # written and its answer lost. The write happened once; answer it as made.
+            try:
+                found: FlowizeResponse | None = self.connector.get_record(creds, uuid)
+            except GatewayError:
+                found = None  # the read-back failed, not the write: the 409 is proof enough
+            return created_from(found, flow, uuid, data)
 
     def get_record(self, creds: FlowizeCredentials | None, uuid: str) -> Outcome:
         _required(uuid=uuid)
         return Outcome.of(self.connector.get_record(self.credentials(creds), uuid))
 
     def update_record(self, creds: FlowizeCredentials | None, uuid: str, data: Any) -> Outcome:
+        """Flowize: PUT /v1/record (X-Uuid). Idempotent: the same data sent twice is one update."""
         _required(uuid=uuid, data=data)
-        return Outcome.of(self.connector.update_record(self.credentials(creds), uuid, data))
+        upstream = self.credentials(creds)
+
+        def live() -> Outcome:
+            return Outcome.of(self.connector.update_record(upstream, uuid, data))
+
+        return live() if self.outbox is None else self.outbox.update(upstream, uuid, data, live)
 
     def delete_record(self, creds: FlowizeCredentials | None, uuid: str) -> Outcome:
         _required(uuid=uuid)
@@ -136,8 +233,16 @@ class FlowizeOperations:
 
     # -- webhooks and flows ------------------------------------------------------------------------
     def webhook(self, uri: str, payload: bytes | str, content_type: str = "application/json") -> Outcome:
+        """Flowize: POST /v1/webhook/{uri}; no credentials, the uri is the secret."""
         _required(uri=uri, payload=payload)
-        return Outcome.of(self.connector.webhook(uri, payload, content_type))
+
+        def live() -> Outcome:
+            return Outcome.of(self.connector.webhook(uri, payload, content_type))
+
+        if self.outbox is None:
+            return live()
+        body = payload if isinstance(payload, bytes) else payload.encode("utf-8")
+        return self.outbox.webhook(uri, body, content_type, live)
 
     def get_flow_diagram(self, creds: FlowizeCredentials | None, flow: str | None = None,
                          flow_id: str | None = None) -> Outcome:
@@ -293,4 +398,4 @@ def _object(value: Any, message: str) -> None:
 
 
 def _path(*parts: Any) -> str:
-    return "/v1/" + "/".join(quote(str(p), safe="") for p in parts)
+    return vendor_path("v1", *parts)

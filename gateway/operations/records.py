@@ -11,7 +11,6 @@ docs/api-records.md.
 from __future__ import annotations
 
 import re
-import uuid as uuidlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -197,8 +196,8 @@ class RecordsOperations:
     # -- records -------------------------------------------------------------------------------
     def create(self, consumer: Consumer | None, flow: Any, data: Any, uuid: Any = None,
                execution_time: Any = None) -> Record:
-        """Flowize: POST /v1/record (X-Flow or X-Flow-Id, X-Uuid, X-Executiontime). Without ``uuid`` we
-        make a uuid4 and send it as X-Uuid, so the identifier we answer is the vendor's own."""
+        """Flowize: POST /v1/record (X-Flow or X-Flow-Id, X-Uuid, X-Executiontime). Without ``uuid`` the
+        operations make one (an idempotency key: a lost answer is read back, never written twice)."""
         problems: list[dict[str, str]] = []
         _check(problems, "flow", _name_problem(flow))
         _check(problems, "data", _data_problem(data))
@@ -207,15 +206,14 @@ class RecordsOperations:
         if execution_time is not None and execution_time != "":
             _check(problems, "execution_time", _execution_time_problem(execution_time))
         _raise(problems, "The record is not valid.")
-        record_id = uuid or str(uuidlib.uuid4())
         sent = dict(data)
         by_id = _is_flow_id(flow)  # as on /api/flows/{name}: an all-digit flow is its id
         outcome = self._call(consumer, lambda ops: ops.insert_record(
-            None, sent, flow=None if by_id else flow, flow_id=flow if by_id else None, uuid=record_id,
+            None, sent, flow=None if by_id else flow, flow_id=flow if by_id else None, uuid=uuid or None,
             execution_time=execution_time or None))
         res = _resource(outcome)
         told = res.get("data_record")
-        return Record(uuid=str(res.get("uuid") or record_id), data=told if told is not None else sent,
+        return Record(uuid=str(res.get("uuid") or ""), data=told if told is not None else sent,
                       flow=_text(res.get("flow_name")) or (None if by_id else flow),
                       flow_id=_text(res.get("flow_id")) or (flow if by_id else None),
                       scheduled_at=execution_time or None)

@@ -67,7 +67,7 @@ def _rate_headers(resp: Response) -> Response:
 
 def install(app: Flask, services: Services) -> RestContext:
     settings = services.settings
-    ctx = RestContext(consumers=ConsumerRepository(services.store),
+    ctx = RestContext(consumers=services.consumers,
                       limiter=RestRateLimiter(settings.rest_rate_limit_storage),
                       ip_allowlist=parse_allowlist(settings.rest_ip_allowlist))
     app.extensions["flowgate.rest"] = ctx

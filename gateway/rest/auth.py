@@ -14,6 +14,9 @@ Two modes (docs/rest.md, "Credentials"):
   passthrough): the consumer presents its own Flowgate key, in any of the styles; it is looked up
   by its sha256 in the store, and the consumer's upstream credentials (or the settings' ones) are
   used. The consumer never sees them.
+
+The decision is the one credential policy's (:class:`gateway.operations.credentials.CredentialPolicy`,
+shared with the SOAP door); this module reads the request and keeps the caller for the rate limit.
 """
 
 from __future__ import annotations
@@ -25,11 +28,18 @@ from typing import Any
 from flask import current_app, g, request
 
 from gateway.credentials import FlowizeCredentials
-from gateway.errors import AuthError, Forbidden, GatewayError, InvalidRequest
+from gateway.errors import AuthError, InvalidRequest
 from gateway.flowize_wire import bearer_token
-from gateway.operations.credentials import Presented, consumer_upstream, pass_through
+from gateway.operations.credentials import (
+    MISSING,
+    WRONG,
+    CredentialPolicy,
+    Presented,
+    ip_forbidden,
+    pass_through,
+)
 from gateway.operations.flowize import FlowizeOperations, check_grant_type
-from gateway.store.consumers import Consumer, ConsumerRepository, ip_allowed
+from gateway.store.consumers import Consumer, ip_allowed
 
 __all__ = [
     "MISSING",
@@ -43,8 +53,6 @@ __all__ = [
     "upstream",
 ]
 
-MISSING = "Missing credentials: send a Bearer token, X-Apikey and X-App, or api_key and app_key."
-WRONG = "The credentials are not correct."
 # In gateway-held mode a consumer key is long-lived (like Flowize's own API key); the OAuth calls
 # hand it back as the token with this nominal lifetime (docs/rest.md, "OAuth in gateway-held mode").
 GATEWAY_TOKEN_TTL = 365 * 24 * 3600
@@ -79,23 +87,18 @@ def presented() -> Presented:
     return Presented("none")
 
 
+def _policy() -> CredentialPolicy:
+    return current_app.extensions["flowgate"].credentials
+
+
 def gateway_mode() -> bool:
-    settings = current_app.extensions["flowgate"].settings
-    return settings.rest_auth == "gateway" or settings.flowize_auth != "passthrough"
-
-
-def _consumers() -> ConsumerRepository:
-    return current_app.extensions["flowgate.rest"].consumers
+    return _policy().gateway
 
 
 def resolve_caller(default_limit: str) -> Caller:
     """Read the credentials; in gateway-held mode also find the consumer (None if the key is wrong)."""
     shown = presented()
-    consumer = None
-    if gateway_mode() and shown.style != "none" and shown.secret:
-        consumer = _consumers().by_key(shown.secret)
-        if consumer is not None and shown.style == "client" and consumer.name != shown.client_id:
-            consumer = None
+    consumer = _policy().consumer(shown)
     if consumer is not None:
         return Caller(shown, consumer, f"consumer:{consumer.id}", consumer.rate_limit or default_limit)
     # Pass-through: count per credential presented. Gateway-held without a known key: per address,
@@ -113,20 +116,6 @@ def _caller() -> Caller:
     return caller
 
 
-def ip_forbidden() -> Forbidden:
-    # The vendor's wording and code for "blocks logins from unknown IP addresses" (flowize-api.txt).
-    return Forbidden("Ip not valid", code=437)
-
-
-def _gateway_consumer() -> Consumer:
-    caller = _caller()
-    if caller.consumer is None:
-        raise AuthError(MISSING if caller.presented.style == "none" else WRONG)
-    if not ip_allowed(request.remote_addr or "", caller.consumer.ip_allowlist):
-        raise ip_forbidden()
-    return caller.consumer
-
-
 def upstream(*, required: bool = True) -> tuple[FlowizeOperations, FlowizeCredentials | None]:
     """The operations to call and the credentials to hand them, for this request.
 
@@ -138,15 +127,11 @@ def upstream(*, required: bool = True) -> tuple[FlowizeOperations, FlowizeCreden
         if creds is None and required:
             raise AuthError(MISSING)
         return ops, creds
-    if not required and _caller().consumer is None:
+    caller = _caller()
+    if not required and caller.consumer is None:
         return ops, None
-    consumer = _gateway_consumer()
-    held = consumer_upstream(consumer)
-    if held is not None:
-        return ops.with_held(held), None
-    if ops.held is None:
-        raise GatewayError("No upstream Flowize credentials are configured for this consumer.")
-    return ops, None
+    creds = _policy().admit(caller.consumer, caller.presented, request.remote_addr or "")
+    return (ops if creds == ops.held else ops.with_held(creds)), None
 
 
 def gateway_token(*, refresh: bool) -> dict[str, Any]:

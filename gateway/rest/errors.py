@@ -32,7 +32,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 
-from gateway.errors import GatewayError, RateLimited
+from gateway.errors import GatewayError
 from gateway.rest.negotiation import NO_CACHE, render
 
 __all__ = ["classify", "error_body", "error_response", "install_error_handlers"]
@@ -48,7 +48,7 @@ def classify(exc: BaseException) -> tuple[int, int, str, dict[str, str]]:
     """(HTTP status, error code, safe message, extra headers) for any exception."""
     if isinstance(exc, GatewayError):
         headers = {}
-        retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+        retry_after = getattr(exc, "retry_after", None)  # rate limits, open circuits, a full bulkhead
         if retry_after is not None:
             headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
         return exc.status, exc.code, exc.message, headers

@@ -8,6 +8,9 @@ A rule matches requests by path (a glob: ``/v1/record*``) and method, and applie
                    ``retry_after`` adds ``Retry-After`` (use with 429 or 503);
 * ``slow_body_ms`` stream the real answer in small chunks, sleeping between them.
 
+``after: true`` runs the real request first, then applies the rule: the write happens and its answer
+is lost or late, as when a vendor commits and then times out or fails (a "ghost write").
+
 ``rate`` (0..1, default 1) is the share of matching requests affected; ``times`` (optional) expires
 the rule after that many hits. Rules come from settings at start (``GATEWAY_SANDBOX_FAULTS``, a JSON
 list) and from the control API (``/_sandbox/faults``).
@@ -52,6 +55,7 @@ class FaultRule:
     slow_body_ms: int = 0
     rate: float = 1.0
     times: int | None = None
+    after: bool = False
     id: int = 0
     hits: int = field(default=0)
 
@@ -59,7 +63,8 @@ class FaultRule:
     def from_dict(cls, data: dict[str, Any]) -> FaultRule:
         if not isinstance(data, dict):
             raise TypeError("a fault rule is a JSON object")
-        allowed = {"path", "method", "latency_ms", "status", "retry_after", "drop", "slow_body_ms", "rate", "times"}
+        allowed = {"path", "method", "latency_ms", "status", "retry_after", "drop", "slow_body_ms", "rate", "times",
+                   "after"}
         unknown = set(data) - allowed
         if unknown:
             raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
@@ -69,8 +74,8 @@ class FaultRule:
         if not isinstance(rule.path, str) or not isinstance(rule.method, str):
             raise TypeError("path and method must be strings")
         rule.method = rule.method.upper()
-        if not isinstance(rule.drop, bool):
-            raise TypeError("drop must be true or false")
+        if not isinstance(rule.drop, bool) or not isinstance(rule.after, bool):
+            raise TypeError("drop and after must be true or false")
         rule.latency_ms = _number(rule.latency_ms, "latency_ms", int)
         rule.slow_body_ms = _number(rule.slow_body_ms, "slow_body_ms", int)
         rule.rate = _number(rule.rate, "rate", float)
@@ -177,6 +182,8 @@ class FaultMiddleware:
         rule = self.faults.pick(environ.get("REQUEST_METHOD", "GET"), path)
         if rule is None:
             return self.app(environ, start_response)
+        if rule.after:
+            self._run_unseen(environ)
         if rule.latency_ms:
             time.sleep(rule.latency_ms / 1000)
         if rule.drop:
@@ -192,6 +199,17 @@ class FaultMiddleware:
         if rule.slow_body_ms:
             return self._slow(environ, start_response, rule.slow_body_ms / 1000)
         return self.app(environ, start_response)
+
+    def _run_unseen(self, environ: dict[str, Any]) -> None:
+        """Serve the request for real and throw the answer away (the rule answers instead)."""
+        body = self.app(environ, lambda *_args, **_kw: (lambda _data: None))
+        try:
+            for _chunk in body:
+                pass
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
 
     def _slow(self, environ: dict[str, Any], start_response: Callable[..., Any], pause: float) -> Iterable[bytes]:
         chunks = b"".join(self.app(environ, start_response))

@@ -10,6 +10,7 @@ then dispatched by Spyne. Spyne's own WSDL is not served: the checked-in file is
 
 from __future__ import annotations
 
+import copy
 import io
 import logging
 import re
@@ -26,6 +27,7 @@ from spyne.server.wsgi import WsgiApplication
 
 from gateway.config import Settings
 from gateway.http import request_id_var
+from gateway.operations.credentials import CredentialPolicy
 from gateway.operations.flowize import FlowizeOperations
 from gateway.soap.envelope import TNS, EnvelopeError, parse_envelope
 from gateway.soap.faults import SoapFault, client_fault, fault_element, fault_envelope
@@ -67,6 +69,9 @@ class _FlowizeSoap12(Soap12):
 
 def _as_soap_fault(ctx: Any, inst: Any) -> SoapFault:
     if isinstance(inst, SpyneFault):
+        if inst.soap_fault.retry_after is not None and ctx.transport is not None:
+            # Sent as an HTTP Retry-After header too (docs/soap-decisions.md, F6); see ``start`` below.
+            ctx.transport.req_env["flowgate.soap.retry_after"] = str(inst.soap_fault.retry_after)
         return inst.soap_fault
     # Spyne's own faults (a value it could not deserialize...): the client's fault, in our shape.
     request_id = ctx.transport.req_env.get("flowgate.soap").request_id if ctx.transport else ""
@@ -76,17 +81,28 @@ def _as_soap_fault(ctx: Any, inst: Any) -> SoapFault:
     return client_fault(str(getattr(inst, "faultstring", "") or "The request could not be read."), request_id)
 
 
-def _spyne_app(protocol: type) -> WsgiApplication:
+def _spyne_app(protocol: type, max_body_bytes: int) -> WsgiApplication:
     application = Application([FlowizeService], tns=TNS, name="FlowizeService",
                               in_protocol=protocol(), out_protocol=protocol())
-    return WsgiApplication(application)
+    # The front door has already capped the raw body at GATEWAY_SOAP_MAX_BODY_BYTES; Spyne reads the
+    # normalized envelope, which can be larger (text is re-escaped: a raw ">" is written "&gt;"), so
+    # its own cap (2 MiB by default) must be the looser one, never the one that refuses.
+    return WsgiApplication(application, max_content_length=4 * max_body_bytes + 64 * 1024)
 
 
 class SoapFrontDoor:
-    def __init__(self, operations: FlowizeOperations, settings: Settings):
+    def __init__(self, operations: FlowizeOperations, settings: Settings,
+                 credentials: CredentialPolicy | None = None):
+        if credentials is not None and credentials.gateway and operations.held is not None:
+            # The policy resolves every gateway-held call to the consumer's own upstream credentials,
+            # else the settings' ones; operations holding the settings' would override the consumer's.
+            operations = copy.copy(operations)
+            operations.held = None
         self.operations = operations
+        self.credentials = credentials
         self.settings = settings
-        self._spyne = {"1.1": _spyne_app(_FlowizeSoap11), "1.2": _spyne_app(_FlowizeSoap12)}
+        self._spyne = {"1.1": _spyne_app(_FlowizeSoap11, settings.soap_max_body_bytes),
+                       "1.2": _spyne_app(_FlowizeSoap12, settings.soap_max_body_bytes)}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -116,7 +132,8 @@ class SoapFrontDoor:
 
         environ = dict(environ)
         environ["flowgate.soap"] = SoapCall(self.operations, self._client_ip(environ), request_id,
-                                            parsed.access_token, self.settings.soap_webhook_success_as_fault)
+                                            parsed.access_token, self.settings.soap_webhook_success_as_fault,
+                                            self.credentials)
         environ["wsgi.input"] = io.BytesIO(parsed.clean)
         environ["CONTENT_LENGTH"] = str(len(parsed.clean))
         environ["CONTENT_TYPE"] = _CONTENT_TYPES[parsed.version]
@@ -127,6 +144,8 @@ class SoapFrontDoor:
             def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
                 status = environ.get("flowgate.soap.status") or status
                 headers = [h for h in headers if h[0].lower() != "x-request-id"] + [("X-Request-Id", request_id)]
+                if environ.get("flowgate.soap.retry_after"):
+                    headers.append(("Retry-After", environ["flowgate.soap.retry_after"]))
                 return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
             return list(self._spyne[parsed.version](environ, start))
@@ -178,7 +197,10 @@ def _reply(start_response: Callable[..., Any], status: str, content_type: str, b
     return [body]
 
 
-def create_soap_app(operations: FlowizeOperations, settings: Settings) -> SoapFrontDoor:
+def create_soap_app(operations: FlowizeOperations, settings: Settings,
+                    credentials: CredentialPolicy | None = None) -> SoapFrontDoor:
+    """The SOAP front door over ``operations``; ``credentials`` (the services' policy) lets it take
+    consumer keys in gateway-held mode; without it, it passes what callers present through."""
     # Spyne logs every Fault a method raises with a traceback; ours are expected answers (a wrong key,
     # an unknown record), and unexpected errors are logged by the service's guard instead.
     logging.getLogger("spyne.application").setLevel(logging.CRITICAL)
@@ -186,5 +208,5 @@ def create_soap_app(operations: FlowizeOperations, settings: Settings) -> SoapFr
     # Spyne runs a full gc.collect() once a second, after a request, to close uploaded files early; we
     # take no uploads, and each collection stalled every thread for ~60 ms (the SOAP p99 in make bench).
     spyne_const.MIN_GC_INTERVAL = float("inf")
-    return SoapFrontDoor(operations, settings)
+    return SoapFrontDoor(operations, settings, credentials)
 

@@ -1,8 +1,8 @@
 """Reading SOAP envelopes: safely first, leniently second.
 
-Safely: a body-size cap, no DTD (SOAP forbids one), no entity expansion, no network, and caps on
-nesting depth and element count, checked while parsing, so hostile XML costs little and gets a
-Client fault, never a 500 or a hang.
+Safely: a body-size cap, then :mod:`gateway.safexml` (shared with REST XML bodies): no DTD (SOAP
+forbids one), no entity expansion, no network, and caps on nesting depth and element count, checked
+while parsing, so hostile XML costs little and gets a Client fault, never a 500 or a hang.
 
 Leniently: the vendor's example envelopes must work character for character, and so must what
 legacy stacks send. We accept ``xsi:type`` attributes, ``soapenv:encodingStyle``, comments, an empty
@@ -13,11 +13,12 @@ below it unqualified, without attributes.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 from lxml import etree
 
+from gateway import safexml
+from gateway.safexml import UnsafeXml
 from gateway.soap.faults import SOAP11_ENV, SOAP12_ENV
 
 __all__ = ["OPERATIONS", "TNS", "EnvelopeError", "ParsedEnvelope", "parse_envelope"]
@@ -45,32 +46,10 @@ def _local(tag: object) -> str:
 
 
 def _parse(data: bytes, max_depth: int, max_elements: int) -> etree._Element:
-    depth = elements = 0
     try:
-        events = etree.iterparse(io.BytesIO(data), events=("start", "end"), resolve_entities=False,
-                                 no_network=True, load_dtd=False, huge_tree=False, remove_comments=True,
-                                 remove_pis=True)
-        root = None
-        for event, element in events:
-            if event == "start":
-                depth += 1
-                elements += 1
-                if depth > max_depth:
-                    raise EnvelopeError(f"The XML is nested deeper than {max_depth} levels.")
-                if elements > max_elements:
-                    raise EnvelopeError(f"The XML has more than {max_elements} elements.")
-                if root is None:
-                    root = element
-            else:
-                depth -= 1
-        docinfo = events.root.getroottree().docinfo if events.root is not None else None
-    except etree.XMLSyntaxError as exc:
-        raise EnvelopeError(f"The request is not well-formed XML: {exc.msg}") from None
-    if root is None:
-        raise EnvelopeError("The request body is empty.")
-    if docinfo is not None and (docinfo.doctype or docinfo.internalDTD is not None):
-        raise EnvelopeError("A SOAP message must not contain a Document Type Declaration.")
-    return root
+        return safexml.parse(data, max_depth=max_depth, max_elements=max_elements)
+    except UnsafeXml as exc:
+        raise EnvelopeError(str(exc)) from None
 
 
 def _copy_unqualified(source: etree._Element, parent: etree._Element) -> None:
@@ -106,12 +85,21 @@ def parse_envelope(data: bytes, *, max_depth: int = 64, max_elements: int = 100_
     if _local(root.tag) != "Envelope" or env not in _VERSIONS:
         raise EnvelopeError("The request is not a SOAP 1.1 or SOAP 1.2 Envelope.")
     version = _VERSIONS[env]
-    body = root.find(f"{{{env}}}Body")
-    if body is None:
+    bodies = root.findall(f"{{{env}}}Body")
+    if not bodies:
         raise EnvelopeError("The SOAP Envelope has no Body.")
+    # One Body, one operation: anything more was silently dropped before, so a client could believe
+    # a second call was made (docs/soap-decisions.md, F3).
+    if len(bodies) > 1:
+        raise EnvelopeError(f"The SOAP Envelope has {len(bodies)} Body elements; it must have exactly one.")
+    body = bodies[0]
     payload = [c for c in body if isinstance(c.tag, str)]
     if not payload:
         raise EnvelopeError("The SOAP Body is empty.")
+    if len(payload) > 1:
+        names = ", ".join(_local(c.tag)[:40] for c in payload[:5]) + (", ..." if len(payload) > 5 else "")
+        raise EnvelopeError(f"The SOAP Body holds {len(payload)} elements ({names}); "
+                            "it must hold exactly one operation.")
     op_element = payload[0]
     operation = _local(op_element.tag)
     if operation not in OPERATIONS:

@@ -15,10 +15,15 @@ flowize-api.txt, every "Error Response" example::
 envelope itself (not XML, hostile, unknown operation) are ``Client`` faults; our own bugs ``Server``.
 SOAP 1.2 has no free-form fault codes: there ``Code/Value`` is ``Sender``/``Receiver`` and the vendor
 code travels in ``Detail`` (docs/soap-decisions.md, "SOAP 1.2 faults").
+
+An error that says when to try again (a 429 with ``retry_after``) adds a third detail item,
+``retryAfter`` (whole seconds), and the front door sends the same number as an HTTP ``Retry-After``
+header (docs/soap-decisions.md, F6).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from lxml import etree
@@ -51,6 +56,7 @@ class SoapFault:
     actor: str = ""
     http_status: int = 500    # SOAP 1.1 answers faults with 500; kept for every fault
     code: int | None = None   # the numeric code for detail/item "code"
+    retry_after: int | None = None  # whole seconds: detail/item "retryAfter" and HTTP Retry-After
 
     @property
     def sender_side(self) -> bool:
@@ -79,8 +85,16 @@ def fault_for(exc: BaseException, actor: str) -> SoapFault:
         for cls, faultcode, message in FAULT_TABLE:
             if isinstance(exc, cls):
                 code = int(faultcode) if faultcode else exc.code
-                return SoapFault(str(code), message or exc.message, actor, 500, code)
+                return SoapFault(str(code), message or exc.message, actor, 500, code, _seconds(exc))
     return SoapFault(SERVER, f"Internal gateway error; request id {actor}.", actor, 500, 500)
+
+
+def _seconds(exc: GatewayError) -> int | None:
+    """The error's ``retry_after`` (RateLimited, or any error that carries one) in whole seconds, >= 1."""
+    value = getattr(exc, "retry_after", None)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return max(1, math.ceil(value))
 
 
 def client_fault(message: str, actor: str) -> SoapFault:
@@ -88,8 +102,10 @@ def client_fault(message: str, actor: str) -> SoapFault:
 
 
 def _detail_items(parent: etree._Element, fault: SoapFault) -> None:
-    for key, value in (("code", str(fault.code if fault.code is not None else fault.faultcode)),
-                       ("message", fault.faultstring)):
+    items = [("code", str(fault.code if fault.code is not None else fault.faultcode)), ("message", fault.faultstring)]
+    if fault.retry_after is not None:
+        items.append(("retryAfter", str(fault.retry_after)))
+    for key, value in items:
         item = etree.SubElement(parent, "item")
         etree.SubElement(item, "key").text = key
         etree.SubElement(item, "value").text = value

@@ -21,8 +21,9 @@ from spyne import Fault, ServiceBase, rpc
 
 from gateway.credentials import FlowizeCredentials
 from gateway.errors import InvalidRequest
-from gateway.operations.credentials import Presented, pass_through
+from gateway.operations.credentials import CredentialPolicy, Presented, pass_through
 from gateway.operations.flowize import FlowizeOperations, Outcome
+from gateway.safejson import loads as safe_loads
 from gateway.soap.faults import SoapFault, fault_for
 from gateway.soap.models import REQUEST_TYPES, Response, UnqualifiedResponse
 
@@ -43,6 +44,7 @@ class SoapCall:
     request_id: str
     access_token: str | None
     webhook_success_as_fault: bool = True
+    credentials: CredentialPolicy | None = None  # None: pass-through only (no consumer keys)
 
 
 class SpyneFault(Fault):
@@ -57,14 +59,23 @@ def _call(ctx: Any) -> SoapCall:
     return ctx.transport.req_env["flowgate.soap"]
 
 
-def _credentials(call: SoapCall, auth: Any) -> FlowizeCredentials | None:
-    """What the envelope presented — a token in the SOAP Header wins, else the
-    AuthenticationObject's keys — through the one credential policy."""
+def _presented(call: SoapCall, auth: Any) -> Presented:
+    """What the envelope presented: a token in the SOAP Header wins, else the AuthenticationObject's keys."""
     if call.access_token:
-        return pass_through(Presented("bearer", call.access_token))
+        return Presented("bearer", call.access_token)
     if auth is not None and (auth.Apikey or auth.Appkey):
-        return pass_through(Presented("apikey", auth.Apikey or "", auth.Appkey or ""))
-    return None
+        return Presented("apikey", auth.Apikey or "", auth.Appkey or "")
+    return Presented("none")
+
+
+def _credentials(call: SoapCall, auth: Any) -> FlowizeCredentials | None:
+    """The upstream credentials for what the envelope presented, decided by the one credential
+    policy: in gateway-held mode the Apikey or AccessToken is a Flowgate consumer key, and a wrong,
+    revoked or missing one is the credentials fault (docs/soap-decisions.md, S5)."""
+    presented = _presented(call, auth)
+    if call.credentials is None:
+        return pass_through(presented)
+    return call.credentials.resolve(presented, call.request_ip)
 
 
 def _decode_json(text: str | None, field: str) -> Any:
@@ -76,10 +87,8 @@ def _decode_json(text: str | None, field: str) -> Any:
         decoded = base64.b64decode(raw, validate=True).decode("utf-8")
     except (binascii.Error, ValueError):
         decoded = raw
-    try:
-        return json.loads(decoded)
-    except ValueError:
-        raise InvalidRequest(f"{field} must be base64 encoded JSON.") from None
+    # The one safe JSON loader: depth cap, no NaN/Infinity (a Client fault, never a Server one).
+    return safe_loads(decoded, invalid=f"{field} must be base64 encoded JSON.")
 
 
 def _b64(value: Any) -> str:
@@ -92,9 +101,14 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
-def _result(call: SoapCall, outcome: Outcome, resource: str) -> Response:
-    return Response(Id="created" if outcome.status == 201 else "ok", Code=str(outcome.status),
-                    RequestIP=call.request_ip, Resource=resource, Message=outcome.message, Error="null")
+# ``Id`` by ``Code``: the doc shows "created" for 201 and "ok" otherwise; a write queued in the outbox
+# (202) is "accepted", not yet made (docs/soap-decisions.md S7, docs/outbox.md).
+_IDS = {201: "created", 202: "accepted"}
+
+
+def _result(call: SoapCall, outcome: Outcome, resource: str, message: str | None = None) -> Response:
+    return Response(Id=_IDS.get(outcome.status, "ok"), Code=str(outcome.status), RequestIP=call.request_ip,
+                    Resource=resource, Message=outcome.message if message is None else message, Error="null")
 
 
 def _guard(method: Callable[..., Response]) -> Callable[..., Response]:
@@ -163,7 +177,12 @@ class FlowizeService(ServiceBase):
             _credentials(call, input_.AuthenticationObject), data, flow=flow and flow.Flow,
             flow_id=flow and flow.FlowId, uuid=record.Uuid or None, execution_time=record.ExecutionTime or None)
         resource = outcome.resource if isinstance(outcome.resource, dict) else {}
-        return _result(call, outcome, _b64(resource.get("data_record", data)))
+        message = outcome.message
+        if not record.Uuid and resource.get("uuid") and str(resource["uuid"]) not in message:
+            # The documented Response has no field for a uuid the gateway made (decision Q8): the
+            # Message names it, so the client can read the record back or resend the insert with it.
+            message = f"{message} (Uuid {resource['uuid']})"
+        return _result(call, outcome, _b64(resource.get("data_record", data)), message)
 
     @_op("getRecord")
     def getRecord(ctx, call, input_):
@@ -197,9 +216,10 @@ class FlowizeService(ServiceBase):
         except ValueError:
             content_type = "text/plain"
         outcome = call.operations.webhook(input_.Uri, payload, content_type)
-        if call.webhook_success_as_fault:
+        if call.webhook_success_as_fault and outcome.status != 202:
             # The vendor reports a stored webhook as a Fault with code 201 (docs/soap-decisions.md).
             raise SpyneFault(SoapFault("201", WEBHOOK_SAVED, call.request_id, 500, 201))
+        # Queued in the outbox (202): not saved yet, so not the "saved" fault but a plain Response.
         return _result(call, outcome, _text(outcome.resource))
 
     @_op("getFlowDiagram")

@@ -4,6 +4,11 @@ A consumer's key is generated here (``fg_`` + 43 url-safe characters, 256 bits),
 caller of :meth:`ConsumerRepository.add`, and stored only as its sha256. A fast hash is the right
 tool for a random key of that entropy (no dictionary to attack; scrypt would only slow every
 request down). Lookups compare digests, never keys.
+
+The upstream secrets sent on a consumer's behalf (``upstream_api_key``, ``upstream_client_secret``)
+must be read back, so they cannot be hashed: they are sealed with the store's
+:class:`~gateway.store.crypto.SecretBox` (Fernet) and opened when a consumer is looked up. The app
+key and client id are identifiers (flowize-api.txt: "Application unique identifier"), kept as is.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
 
+from gateway.store.crypto import PREFIX, SecretBox
 from gateway.store.db import Store
 from gateway.store.models import RestConsumer
 
@@ -90,17 +96,22 @@ def parse_allowlist(text: str) -> tuple[str, ...]:
     return entries
 
 
-def _consumer(row: RestConsumer) -> Consumer:
-    return Consumer(id=row.id, name=row.name, key_prefix=row.key_prefix, upstream_style=row.upstream_style,
-                    upstream_api_key=row.upstream_api_key, upstream_app_key=row.upstream_app_key,
-                    upstream_client_id=row.upstream_client_id, upstream_client_secret=row.upstream_client_secret,
-                    ip_allowlist=parse_allowlist(row.ip_allowlist or ""), rate_limit=row.rate_limit or "",
-                    active=bool(row.active), scopes=parse_scopes(row.scopes or ""))
+#: The columns of ``rest_consumers`` that hold a secret, sealed at rest.
+SEALED = ("upstream_api_key", "upstream_client_secret")
 
 
 class ConsumerRepository:
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, box: SecretBox):
         self.store = store
+        self.box = box
+
+    def _consumer(self, row: RestConsumer) -> Consumer:
+        return Consumer(id=row.id, name=row.name, key_prefix=row.key_prefix, upstream_style=row.upstream_style,
+                        upstream_api_key=self.box.open(row.upstream_api_key) or "",
+                        upstream_app_key=row.upstream_app_key, upstream_client_id=row.upstream_client_id,
+                        upstream_client_secret=self.box.open(row.upstream_client_secret) or "",
+                        ip_allowlist=parse_allowlist(row.ip_allowlist or ""), rate_limit=row.rate_limit or "",
+                        active=bool(row.active), scopes=parse_scopes(row.scopes or ""))
 
     def add(self, name: str, *, upstream_style: str = "", upstream_api_key: str = "", upstream_app_key: str = "",
             upstream_client_id: str = "", upstream_client_secret: str = "", ip_allowlist: str = "",
@@ -120,14 +131,14 @@ class ConsumerRepository:
         granted = ",".join(parse_scopes(scopes))
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         row = RestConsumer(name=name.strip(), key_hash=hash_key(key), key_prefix=key[:10],
-                           upstream_style=upstream_style, upstream_api_key=upstream_api_key,
+                           upstream_style=upstream_style, upstream_api_key=self.box.seal(upstream_api_key),
                            upstream_app_key=upstream_app_key, upstream_client_id=upstream_client_id,
-                           upstream_client_secret=upstream_client_secret, ip_allowlist=allow,
+                           upstream_client_secret=self.box.seal(upstream_client_secret), ip_allowlist=allow,
                            rate_limit=rate_limit, active=True, created_at=time.time(), scopes=granted)
         with self.store.session() as session:
             session.add(row)
             session.flush()
-            consumer = _consumer(row)
+            consumer = self._consumer(row)
         return NewConsumer(consumer, key)
 
     def by_key(self, key: str) -> Consumer | None:
@@ -137,16 +148,28 @@ class ConsumerRepository:
         with self.store.session() as session:
             row = session.scalar(select(RestConsumer).where(RestConsumer.key_hash == hash_key(key),
                                                             RestConsumer.active.is_(True)))
-            return _consumer(row) if row is not None else None
+            return self._consumer(row) if row is not None else None
 
     def by_name(self, name: str) -> Consumer | None:
         with self.store.session() as session:
             row = session.scalar(select(RestConsumer).where(RestConsumer.name == name))
-            return _consumer(row) if row is not None else None
+            return self._consumer(row) if row is not None else None
 
     def all(self) -> list[Consumer]:
         with self.store.session() as session:
-            return [_consumer(r) for r in session.scalars(select(RestConsumer).order_by(RestConsumer.id))]
+            return [self._consumer(r) for r in session.scalars(select(RestConsumer).order_by(RestConsumer.id))]
+
+    def seal_legacy(self) -> int:
+        """Seal the upstream secrets written before sealing existed, in place; returns how many."""
+        changed = 0
+        with self.store.session() as session:
+            for row in session.scalars(select(RestConsumer)):
+                for column in SEALED:
+                    value = getattr(row, column)
+                    if value and not value.startswith(PREFIX):
+                        setattr(row, column, self.box.seal(value))
+                        changed += 1
+        return changed
 
     def revoke(self, name: str) -> bool:
         with self.store.session() as session:

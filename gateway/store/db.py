@@ -2,28 +2,56 @@
 
 ``Store.migrate()`` brings the schema to the latest Alembic revision; ``flowgate serve`` calls it at
 start, so an upgrade of Flowgate upgrades the database in place.
+
+The SQLite file holds credentials (sealed, but still): it is created 0600 before SQLite opens it, and
+a file found group- or world-readable is tightened to 0600. SQLite gives its ``-wal`` and ``-shm``
+files the main file's permissions, so they follow.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, inspect
+from sqlalchemy import create_engine, event, inspect, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = ["Store"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+FILE_MODE = 0o600
+
+log = logging.getLogger("gateway.store")
+
+
+def _private_file(path: Path) -> None:
+    """Create ``path`` 0600 if it does not exist (O_EXCL: never truncates a database another
+    process just made); tighten it to 0600 if others may read it."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+        return
+    except FileExistsError:
+        pass
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            os.chmod(path, FILE_MODE)
+            log.warning("%s was readable by others (mode %o); it is now 0600", path, mode)
+    except OSError as exc:  # not our file: SQLite will say so if it cannot open it
+        log.warning("cannot make %s private: %s", path, exc.strerror)
 
 
 def _engine_for(url: str) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[1] if "///" in url else ""
-        if path and path != ":memory:":
+        path = make_url(url).database or ""
+        if path and path != ":memory:" and not path.startswith("file:"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(path))
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
 
         @event.listens_for(engine, "connect")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "QrCode", "QrJob", "QrJobBatch", "QrJobRow", "RestConsumer", "UpstreamToken", "VendorArchive"]
+__all__ = ["Base", "OutboxEntry", "OutboxEvent", "QrCode", "QrJob", "QrJobBatch", "QrJobRow", "RestConsumer",
+           "UpstreamToken", "VendorArchive"]
 
 
 class Base(DeclarativeBase):
@@ -151,3 +152,45 @@ class QrJobBatch(Base):
     next_at: Mapped[float] = mapped_column(Float, default=0.0)
     quota_reached: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class OutboxEntry(Base):
+    """A write accepted while its vendor was unavailable, waiting to be delivered (docs/outbox.md).
+
+    ``ordering_key`` orders writes of one record (``record:<uuid>``, ``webhook:<digest of the uri>``):
+    the earliest undelivered entry of a key holds back the later ones. ``credentials`` is sealed JSON
+    (gateway/store/crypto.py): the upstream credentials, and a webhook's uri, which is its secret.
+    ``state``: pending, delivering (``lease_*`` held by a worker), delivered, dead, dropped."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    operation: Mapped[str] = mapped_column(String(16))       # insertRecord | updateRecord | webhook
+    vendor: Mapped[str] = mapped_column(String(16))
+    ordering_key: Mapped[str] = mapped_column(String(300))
+    payload: Mapped[str] = mapped_column(Text)                # JSON
+    credentials: Mapped[str | None] = mapped_column(Text, nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[float] = mapped_column(Float, default=0.0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lease_until: Mapped[float] = mapped_column(Float, default=0.0)
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    delivered_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class OutboxEvent(Base):
+    """The audit trail of an outbox entry: queued, attempt_failed, delivered, dead, retried, dropped."""
+
+    __tablename__ = "outbox_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entry_id: Mapped[int] = mapped_column(Integer, ForeignKey("outbox.id", ondelete="CASCADE"))
+    at: Mapped[float] = mapped_column(Float)
+    action: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(160))
+    detail: Mapped[str] = mapped_column(Text, default="")

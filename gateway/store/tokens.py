@@ -1,4 +1,9 @@
-"""Upstream OAuth tokens in the store, so every process of the gateway shares one token per client."""
+"""Upstream OAuth tokens in the store, so every process of the gateway shares one token per client.
+
+Both tokens are credentials: they are sealed with the store's :class:`~gateway.store.crypto.SecretBox`
+before they are written and opened when read. A token written before sealing existed is read as is
+and sealed the next time it is renewed.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from gateway.store.crypto import PREFIX, SecretBox
 from gateway.store.db import Store
 from gateway.store.models import UpstreamToken
 
@@ -29,20 +35,23 @@ class StoredToken:
 
 
 class TokenRepository:
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, box: SecretBox):
         self.store = store
+        self.box = box
 
     def get(self, key: str) -> StoredToken | None:
         with self.store.session() as session:
             row = session.get(UpstreamToken, key)
             if row is None:
                 return None
-            return StoredToken(row.access_token, row.refresh_token, row.expires_at)
+            return StoredToken(self.box.open(row.access_token) or "", self.box.open(row.refresh_token),
+                               row.expires_at)
 
     def put(self, key: str, token: StoredToken) -> None:
         """Insert or replace, atomically: two processes refreshing at once must not collide."""
-        values = {"cache_key": key, "access_token": token.access_token, "refresh_token": token.refresh_token,
-                  "expires_at": token.expires_at, "updated_at": time.time()}
+        values = {"cache_key": key, "access_token": self.box.seal(token.access_token),
+                  "refresh_token": self.box.seal(token.refresh_token), "expires_at": token.expires_at,
+                  "updated_at": time.time()}
         dialect = self.store.engine.dialect.name
         insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
         stmt = insert(UpstreamToken).values(**values)
@@ -50,6 +59,18 @@ class TokenRepository:
                                           set_={k: stmt.excluded[k] for k in values if k != "cache_key"})
         with self.store.session() as session:
             session.execute(stmt)
+
+    def seal_legacy(self) -> int:
+        """Seal the tokens written before sealing existed, in place; returns how many rows changed."""
+        changed = 0
+        with self.store.session() as session:
+            for row in session.scalars(select(UpstreamToken)):
+                for column in ("access_token", "refresh_token"):
+                    value = getattr(row, column)
+                    if value and not value.startswith(PREFIX):
+                        setattr(row, column, self.box.seal(value))
+                        changed += 1
+        return changed
 
     def delete(self, key: str) -> None:
         with self.store.session() as session:

@@ -257,10 +257,8 @@ def test_vendor_too_slow_is_504(tmp_path, sandbox_url):
 
 # -- credentials outside embedded mode ----------------------------------------------------------------
 def _consumer_in(server, **fields) -> str:
-    from gateway.store.consumers import ConsumerRepository
-
-    store = server.server.app.extensions["flowgate"].store
-    return ConsumerRepository(store).add(f"c-{uuid.uuid4().hex[:8]}", scopes="records", **fields).key
+    consumers = server.server.app.extensions["flowgate"].consumers
+    return consumers.add(f"c-{uuid.uuid4().hex[:8]}", scopes="records", **fields).key
 
 
 def test_without_any_flowize_credentials_outside_embedded_mode_is_a_500_problem(tmp_path, sandbox_url):

@@ -19,6 +19,7 @@ from gateway.credentials import FlowizeCredentials
 from gateway.errors import AuthError, Conflict, Forbidden, NotFound, RateLimited, UpstreamError
 from gateway.http import HttpClient
 from gateway.store import Store, TokenRepository
+from gateway.store.crypto import SecretBox
 from gateway.store.tokens import StoredToken
 
 APIKEY = FlowizeCredentials.api_keys("demo-api-key", "demo-app")
@@ -360,10 +361,11 @@ def test_connectors_sharing_a_store_token_cache_fetch_the_token_once(http, sandb
     store = Store(f"sqlite:///{tmp_path / 'gateway.db'}")
     store.migrate()
     try:
-        cache = StoreTokenCache(TokenRepository(store))
+        box = SecretBox(SecretBox.generate_key())
+        cache = StoreTokenCache(TokenRepository(store, box))
         first = FlowizeConnector(http, sandbox_url, token_cache=cache)
         second = FlowizeConnector(HttpClient(Settings(http_retries=0)), sandbox_url,
-                                  token_cache=StoreTokenCache(TokenRepository(store)))
+                                  token_cache=StoreTokenCache(TokenRepository(store, box)))
         first.get_record(OAUTH, "demo-record")
         second.get_record(OAUTH, "demo-record")
         second.search_records(OAUTH, uuid="demo-record")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from support import DEMO_HEADERS, DEMO_OAUTH, DEMO_PARAMS
 
@@ -29,23 +27,6 @@ def auth(request, http, gateway_url):
         return {"Authorization": f"Bearer {bearer_token(http, gateway_url)}"}, {}
     headers, params = STYLES[request.param]
     return dict(headers), dict(params)
-
-
-@pytest.fixture
-def redis_url() -> str:
-    """A Redis database for tests (``GATEWAY_TEST_REDIS_URL``); skipped when unreachable, unless
-    GATEWAY_REQUIRE_SERVICES is set, then a failure (as tests/conftest.py does for its services)."""
-    url = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    required = os.environ.get("GATEWAY_REQUIRE_SERVICES", "") not in ("", "0", "false")
-    try:
-        import redis
-
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except Exception as exc:  # noqa: BLE001 - any failure means "not here"
-        if required:
-            pytest.fail(f"Redis is required (GATEWAY_REQUIRE_SERVICES is set) but unusable: {exc}")
-        pytest.skip(f"Redis is not reachable here ({exc}); set GATEWAY_REQUIRE_SERVICES=1 to make this a failure")
-    return url
 
 
 @pytest.fixture

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import subprocess
+import sys
 
 import pytest
 from sqlalchemy import select
@@ -14,6 +17,7 @@ from gateway.cli import add_consumer, main
 from gateway.config import Settings
 from gateway.store import Store, TokenRepository
 from gateway.store.consumers import ConsumerRepository
+from gateway.store.crypto import SecretBox, key_file_for
 from gateway.store.models import RestConsumer
 
 RECORD = "/v1/record/demo-record"
@@ -84,10 +88,13 @@ def test_oauth_upstream_uses_the_shared_token_cache(http, held, gateway_factory,
     tokens = held.app.extensions["flowgate"].flowize.connector.tokens
     assert tokens.fetches == 1
     store = Store(held.settings.effective_database_url)
-    assert len(TokenRepository(store).keys()) == 1
+    assert len(TokenRepository(store, SecretBox.from_settings(held.settings)).keys()) == 1
     store.dispose()
-    # another gateway process on the same database reuses the token instead of fetching one
-    other = gateway_factory(rest_auth="gateway", database_url=held.settings.effective_database_url)
+    # another gateway process on the same database (and so with the same secret key) reuses the
+    # token instead of fetching one
+    shared_key = key_file_for(held.settings.data_dir).read_text().strip()
+    other = gateway_factory(rest_auth="gateway", database_url=held.settings.effective_database_url,
+                            secret_key=shared_key)
     assert http.get(other.url + RECORD, headers={"Authorization": f"Bearer {key}"}, timeout=10).status_code == 200
     assert other.server.app.extensions["flowgate"].flowize.connector.tokens.fetches == 0
 
@@ -131,9 +138,13 @@ def test_webhook_and_options_need_no_consumer_key(http, held):
 
 def test_cli_add_list_revoke(http, held, monkeypatch, capsys):
     monkeypatch.setenv("GATEWAY_DATA_DIR", held.settings.data_dir)
-    assert main(["consumer", "add", "cli-co", "--upstream-api-key", "demo-api-key",
-                 "--upstream-app-key", "demo-app"]) == 0
-    key = capsys.readouterr().out.strip().splitlines()[-1]
+    # The upstream key comes on standard input, never on the command line (ps, shell history).
+    added = subprocess.run([sys.executable, "-m", "gateway.cli", "consumer", "add", "cli-co",
+                            "--upstream-api-key", "-", "--upstream-app-key", "demo-app"],
+                           input="demo-api-key\n", capture_output=True, text=True, timeout=60, check=False,
+                           env=dict(os.environ))
+    assert added.returncode == 0, added.stderr
+    key = added.stdout.strip().splitlines()[-1]
     assert key.startswith("fg_")
     assert http.get(held.url + RECORD, headers={"X-Apikey": key}, timeout=10).status_code == 200
     assert main(["consumer", "list"]) == 0
@@ -147,7 +158,7 @@ def test_cli_add_list_revoke(http, held, monkeypatch, capsys):
 def test_repository_refuses_incomplete_upstream():
     store = Store("sqlite:///:memory:")
     store.migrate()
-    repo = ConsumerRepository(store)
+    repo = ConsumerRepository(store, SecretBox(SecretBox.generate_key()))
     with pytest.raises(ValueError):
         repo.add("x", upstream_style="apikey")
     with pytest.raises(ValueError):

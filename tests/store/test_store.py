@@ -8,6 +8,9 @@ import time
 import pytest
 
 from gateway.store import Store, StoredToken, TokenRepository
+from gateway.store.crypto import SecretBox
+
+BOX = SecretBox(SecretBox.generate_key())
 
 
 @pytest.fixture
@@ -31,7 +34,7 @@ def test_migrations_create_the_schema_and_are_repeatable(store):
 
 
 def test_token_put_replaces_and_get_reads_back(store):
-    repo = TokenRepository(store)
+    repo = TokenRepository(store, BOX)
     assert repo.get("k") is None
     repo.put("k", StoredToken("first", "r1", time.time() + 100))
     repo.put("k", StoredToken("second", "r2", time.time() + 200))
@@ -44,15 +47,15 @@ def test_token_put_replaces_and_get_reads_back(store):
 
 def test_token_is_shared_between_two_store_instances(store):
     # Two Store objects stand for two gateway processes on one database.
-    TokenRepository(store).put("shared", StoredToken("tok", None, time.time() + 60))
+    TokenRepository(store, BOX).put("shared", StoredToken("tok", None, time.time() + 60))
     other = Store(store.url)
     other.engine = store.engine
     other._sessions.configure(bind=store.engine)
-    assert TokenRepository(other).get("shared").access_token == "tok"
+    assert TokenRepository(other, BOX).get("shared").access_token == "tok"
 
 
 def test_concurrent_upserts_never_fail_and_leave_one_row(store):
-    repo = TokenRepository(store)
+    repo = TokenRepository(store, BOX)
     errors: list[Exception] = []
 
     def writer(n: int) -> None:
