@@ -1,9 +1,20 @@
 """The gateway's WSGI application, built in a function: importing this module starts nothing.
 
 ``create_app(settings)`` returns the Flask app; protocol front doors are separate WSGI apps mounted
-beside it with Werkzeug's DispatcherMiddleware (``mounts``), e.g. the SOAP service at ``/v1/soap``.
+beside it with Werkzeug's DispatcherMiddleware, e.g. the SOAP service at ``/v1/soap``.
 The REST front door (``gateway.rest``) is Flask blueprints on the app itself, under ``/v1/``;
 the mount is matched first, so it can never shadow ``/v1/soap``.
+
+Every request, whichever door answers it, goes through the same WSGI stack, outermost first::
+
+    ProxyFix          only with GATEWAY_TRUST_PROXY: REMOTE_ADDR, wsgi.url_scheme and HTTP_HOST
+                      from the X-Forwarded-For/-Proto/-Host the one trusted proxy set
+    RequestId         X-Request-Id: the client's if well-formed, else a new one; in the environ as
+                      ``flowgate.request_id``, in ``gateway.http.request_id_var``, on every response
+    MetricsMiddleware counts and times (gateway/metrics.py)
+    BodyGuard         bodies read in time and within caps (gateway/guard.py)
+    with_deadline     one deadline for everything done for the request
+    Dispatcher        /v1/soap -> the SOAP door; everything else -> Flask (REST, /api, probes)
 """
 
 from __future__ import annotations
@@ -12,12 +23,14 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wsgi import ClosingIterator
 
 from gateway.config import Settings
 from gateway.errors import GatewayError
@@ -26,15 +39,52 @@ from gateway.metrics import MetricsMiddleware, observe_circuit, render_metrics
 from gateway.safejson import JsonProvider
 from gateway.services import Services
 
-__all__ = ["create_app"]
+__all__ = ["REQUEST_ID_KEY", "RequestId", "create_app"]
 
 log = logging.getLogger("gateway.app")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+#: Where the request's id is in the WSGI environ, for every front door.
+REQUEST_ID_KEY = "flowgate.request_id"
 
 
-def error_body(status: int, code: int, message: str) -> dict[str, Any]:
-    """Flowize's documented error shape, used by every REST error of the gateway."""
-    return {"resource": [], "error": {"code": code, "message": message}}
+class RequestId:
+    """WSGI middleware: one request id per request, taken once for every front door.
+
+    The client's ``X-Request-Id`` when it is 1-128 of ``A-Z a-z 0-9 . _ : -``, else a new uuid4 hex.
+    It is put in the environ (``flowgate.request_id``, and ``HTTP_X_REQUEST_ID`` rewritten to it, so
+    anything below that reads the header sees the same id), set in ``request_id_var`` (vendor calls
+    send it on, logs carry it) until the response is closed, and echoed as ``X-Request-Id`` on every
+    response, replacing any the app set."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]):
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        incoming = environ.get("HTTP_X_REQUEST_ID", "")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        environ[REQUEST_ID_KEY] = request_id
+        environ["HTTP_X_REQUEST_ID"] = request_id
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            headers = [(k, v) for k, v in headers if k.lower() != "x-request-id"]
+            headers.append(("X-Request-Id", request_id))
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+        token = request_id_var.set(request_id)
+
+        def reset() -> None:
+            try:
+                request_id_var.reset(token)
+            except ValueError:  # closed in another context than it was set in: nothing of ours to undo
+                pass
+
+        try:
+            body = self.app(environ, start)
+        except BaseException:
+            reset()
+            raise
+        # Kept until the body is closed: a streamed body still runs inside the request.
+        return ClosingIterator(body, reset)
 
 
 def with_deadline(wsgi_app: Callable[..., Any], seconds: float) -> Callable[..., Any]:
@@ -50,30 +100,17 @@ def with_deadline(wsgi_app: Callable[..., Any], seconds: float) -> Callable[...,
     return app
 
 
-def create_app(settings: Settings | None = None, *, services: Services | None = None,
-               mounts: dict[str, Callable[..., Any]] | None = None) -> Flask:
+def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.load()
-    services = services or Services.build(settings)
+    services = Services.build(settings)
     app = Flask("gateway")
     app.json = JsonProvider(app)  # keys in order, and never NaN/Infinity (invalid JSON): gateway/safejson.py
     app.extensions["flowgate"] = services
 
     @app.before_request
     def _request_id() -> None:
-        incoming = request.headers.get("X-Request-Id", "")
-        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        g.request_id_token = request_id_var.set(g.request_id)
-
-    @app.after_request
-    def _echo_request_id(resp: Response) -> Response:
-        resp.headers["X-Request-Id"] = g.get("request_id", "")
-        return resp
-
-    @app.teardown_request
-    def _reset_request_id(_exc: BaseException | None) -> None:
-        token = g.pop("request_id_token", None)
-        if token is not None:
-            request_id_var.reset(token)
+        # The id is taken by the RequestId middleware; views and error pages read it from ``g``.
+        g.request_id = request.environ.get(REQUEST_ID_KEY, "")
 
     @app.get("/healthz")
     def healthz():
@@ -122,9 +159,13 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     from gateway.soap import create_soap_app
 
     soap = create_soap_app(services.flowize, settings, services.credentials)
-    mounted: dict[str, Callable[..., Any]] = {"/v1/soap": soap, **(mounts or {})}
-    stack = with_deadline(DispatcherMiddleware(app.wsgi_app, mounted), settings.request_deadline)
+    stack = with_deadline(DispatcherMiddleware(app.wsgi_app, {"/v1/soap": soap}), settings.request_deadline)
     from gateway.guard import BodyGuard  # bodies read in time and within caps, before the deadline starts
 
-    app.wsgi_app = MetricsMiddleware(BodyGuard(stack, settings))  # type: ignore[method-assign]
+    outer: Callable[..., Iterable[bytes]] = RequestId(MetricsMiddleware(BodyGuard(stack, settings)))
+    if settings.trust_proxy:
+        # One proxy in front, trusted for the last hop it adds: the client address it saw, and the
+        # scheme and host the client asked for (docs/rest.md, "Behind a proxy").
+        outer = ProxyFix(outer, x_for=1, x_proto=1, x_host=1)
+    app.wsgi_app = outer  # type: ignore[method-assign]
     return app

@@ -99,7 +99,30 @@ def _die_with_parent() -> None:
         pass
 
 
+#: What the sandbox needs beyond a production install (setup.cfg, the ``sandbox`` extra): it draws QR
+#: images. Module -> the package that provides it.
+SANDBOX_MODULES = {"segno": "segno", "PIL": "Pillow"}
+NO_SANDBOX_EXTRA = "flowgate: the sandbox needs {missing}, which is not installed: pip install 'flowgate[sandbox]'"
+
+
+def _missing_sandbox_extra() -> str | None:
+    """The first package of the sandbox extra that cannot be imported here, else None."""
+    import importlib.util
+
+    for module, package in SANDBOX_MODULES.items():
+        try:
+            if importlib.util.find_spec(module) is None:
+                return package
+        except (ImportError, ValueError):
+            return package
+    return None
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
+    missing = _missing_sandbox_extra()
+    if missing:
+        print(NO_SANDBOX_EXTRA.format(missing=missing), file=sys.stderr)
+        return 2
     from gateway.sandbox import create_sandbox_app
     from gateway.server import gunicorn_options, run_gunicorn
 
@@ -126,7 +149,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def _metrics_folder(settings: Settings) -> None:
     """Gunicorn workers are processes: prometheus_client adds their numbers up from files in this
-    folder. It must be set before the metrics library loads, and emptied at each start."""
+    folder, emptied at each start. The one place it is chosen: before gunicorn starts the workers,
+    which record the first metric (gateway/metrics.py loads prometheus_client then, not at import)."""
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.path.abspath(os.path.join(settings.data_dir, "metrics"))
     shutil.rmtree(path, ignore_errors=True)
     os.makedirs(path, exist_ok=True)
@@ -135,7 +159,14 @@ def _metrics_folder(settings: Settings) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    missing = _missing_sandbox_extra() if settings.embedded and not args.no_sandbox else None
+    if missing:
+        print(NO_SANDBOX_EXTRA.format(missing=missing) + " (or serve without it: GATEWAY_EMBEDDED=0 or --no-sandbox)",
+              file=sys.stderr)
+        return 2
     _metrics_folder(settings)
+    from flask import Flask
+
     from gateway.app import create_app
     from gateway.server import gunicorn_options, run_gunicorn
 
@@ -165,11 +196,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                threads=settings.threads, trust_proxy=settings.trust_proxy,
                                log_level=settings.log_level, worker_class=settings.worker_class,
                                worker_connections=settings.worker_connections)
+    built: list[Flask] = []  # in a worker process: the app it loaded
+
+    def load() -> Flask:
+        app = create_app(settings)
+        built.append(app)
+        return app
+
+    def worker_exit(_server: object, _worker: object) -> None:
+        # In the worker, once it has stopped serving: its vendor connections and database pool.
+        for app in built:
+            app.extensions["flowgate"].close()
+
     options["when_ready"] = when_ready
+    options["worker_exit"] = worker_exit
     options["child_exit"] = lambda _server, worker: _mark_dead(worker.pid)
     owner = os.getpid()
     try:
-        run_gunicorn(lambda: create_app(settings), options)
+        run_gunicorn(load, options)
     finally:
         # gunicorn's workers are forks of this process that leave through sys.exit(), unwinding this
         # frame in them too: only the process that started the children may stop them.
@@ -354,14 +398,12 @@ def _consumer_parser(sub: Any) -> None:
 
 
 def _prepare_serve() -> None:
-    """What ``serve`` needs before main() imports anything else: the metrics folder (prometheus_client
-    reads it when first imported) and, with the gevent worker, monkey-patching before ssl users are
-    imported (see the module docstring). A bad setting is left for main() to report."""
+    """What ``serve`` needs before main() imports anything else: with the gevent worker, monkey-patching
+    before ssl users are imported (see the module docstring). A bad setting is left for main() to report."""
     try:
         settings = Settings.load()
     except SettingsError:
         return
-    _metrics_folder(settings)
     if settings.worker_class == "gevent":
         from gevent import monkey
 

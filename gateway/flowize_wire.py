@@ -1,5 +1,6 @@
 """Flowize's HTTP conventions, shared by the vendor emulator and the gateway's Flowize REST surface,
-which must speak exactly alike: format negotiation, rendering, the bearer header, no-cache headers.
+which must speak exactly alike: format negotiation, rendering, the bearer header, no-cache headers,
+and values read from a header or its URL parameter.
 
 flowize-api.txt: "Response format negotiation (supporting JSON and XML by default)"; the keystore and
 tables sections say the request's Content-Type "determines the format of the output"; the PHP
@@ -12,12 +13,12 @@ import hashlib
 import json
 from typing import Any
 
-from flask import Response
+from flask import Response, request
 from werkzeug.datastructures import ETags, Headers, MIMEAccept
 
 from gateway.xmlshape import to_xml
 
-__all__ = ["NO_CACHE", "bearer_token", "format_of", "negotiate", "render", "response"]
+__all__ = ["NO_CACHE", "bearer_token", "format_of", "negotiate", "param", "render", "response"]
 
 # PHP session defaults the vendor sends with every documented response; kept for fidelity (H3).
 NO_CACHE = {"Expires": "Thu, 19 Nov 1981 08:52:00 GMT", "Pragma": "no-cache", "Cache-Control": "no-cache"}
@@ -58,6 +59,17 @@ def bearer_token(headers: Headers) -> str | None:
         if value[:7].lower() == "bearer ":
             return value[7:].strip()
     return None
+
+
+def param(header: str, *url_names: str) -> str | None:
+    """The request's value from its header, else from the first of its URL parameters that is present
+    (flowize-api.txt: "If we are using URL Communication we need to pass the variables by GET")."""
+    value = request.headers.get(header)
+    if value is None:
+        for name in url_names:
+            if name in request.args:
+                return request.args[name]
+    return value
 
 
 def response(data: bytes, ctype: str, status: int, *, method: str, if_none_match: ETags,

@@ -12,41 +12,75 @@
 
 ``GET /metrics`` serves them in the Prometheus text format. Under gunicorn every worker is its own
 process: ``flowgate serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder before the workers
-start, and the endpoint then adds up every worker's numbers (prometheus_client's multiprocess mode).
+start (``gateway.cli.cmd_serve``, the one place it is chosen), and the endpoint then adds up every
+worker's numbers (prometheus_client's multiprocess mode).
+
+prometheus_client reads ``PROMETHEUS_MULTIPROC_DIR`` once, when it is first imported, and a metric
+keeps the storage it was made with. So this module imports it, and makes the collectors, on first
+use (the first request counted, vendor call observed or page rendered), never at import: importing
+``gateway.metrics`` — or the app, or the CLI — before the folder is chosen is safe. The collectors
+are reached as module attributes (``gateway.metrics.UPSTREAM``...), built on that first access.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-    multiprocess,
-)
+if TYPE_CHECKING:
+    from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = ["MetricsMiddleware", "door_of", "observe_circuit", "observe_upstream", "render_metrics"]
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-
-REQUESTS = Counter("flowgate_requests_total", "Requests answered by the gateway.", ["door", "method", "status"])
-REQUEST_SECONDS = Histogram("flowgate_request_duration_seconds", "Time to answer a request.", ["door"],
-                            buckets=_BUCKETS)
-UPSTREAM = Counter("flowgate_upstream_requests_total", "Attempts at vendor API calls, retries included.",
-                   ["vendor", "method", "outcome"])
-UPSTREAM_SECONDS = Histogram("flowgate_upstream_duration_seconds", "Time a vendor took to answer.", ["vendor"],
-                             buckets=_BUCKETS)
-CIRCUIT = Gauge("flowgate_circuit_state", "Circuit breaker per vendor: 0 closed, 1 half-open, 2 open.",
-                ["vendor"], multiprocess_mode="mostrecent")
 _CIRCUIT_VALUES = {"closed": 0, "half-open": 1, "open": 2}
+
+
+@dataclass(frozen=True)
+class _Collectors:
+    REQUESTS: Counter
+    REQUEST_SECONDS: Histogram
+    UPSTREAM: Counter
+    UPSTREAM_SECONDS: Histogram
+    CIRCUIT: Gauge
+
+
+_built: _Collectors | None = None
+_building = threading.Lock()
+
+
+def _collectors() -> _Collectors:
+    """The process's collectors, registered once in prometheus_client's default registry."""
+    global _built
+    if _built is None:
+        with _building:
+            if _built is None:
+                from prometheus_client import Counter, Gauge, Histogram
+
+                _built = _Collectors(
+                    REQUESTS=Counter("flowgate_requests_total", "Requests answered by the gateway.",
+                                     ["door", "method", "status"]),
+                    REQUEST_SECONDS=Histogram("flowgate_request_duration_seconds", "Time to answer a request.",
+                                              ["door"], buckets=_BUCKETS),
+                    UPSTREAM=Counter("flowgate_upstream_requests_total",
+                                     "Attempts at vendor API calls, retries included.", ["vendor", "method", "outcome"]),
+                    UPSTREAM_SECONDS=Histogram("flowgate_upstream_duration_seconds", "Time a vendor took to answer.",
+                                               ["vendor"], buckets=_BUCKETS),
+                    CIRCUIT=Gauge("flowgate_circuit_state", "Circuit breaker per vendor: 0 closed, 1 half-open, 2 open.",
+                                  ["vendor"], multiprocess_mode="mostrecent"))
+    return _built
+
+
+def __getattr__(name: str) -> Any:
+    """``REQUESTS``, ``REQUEST_SECONDS``, ``UPSTREAM``, ``UPSTREAM_SECONDS``, ``CIRCUIT``: built on first use."""
+    if name in _Collectors.__dataclass_fields__:
+        return getattr(_collectors(), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def door_of(path: str) -> str:
@@ -63,15 +97,19 @@ def door_of(path: str) -> str:
 
 
 def observe_upstream(vendor: str, method: str, outcome: str, seconds: float) -> None:
-    UPSTREAM.labels(vendor, method, outcome).inc()
-    UPSTREAM_SECONDS.labels(vendor).observe(seconds)
+    collectors = _collectors()
+    collectors.UPSTREAM.labels(vendor, method, outcome).inc()
+    collectors.UPSTREAM_SECONDS.labels(vendor).observe(seconds)
 
 
 def observe_circuit(vendor: str, state: str) -> None:
-    CIRCUIT.labels(vendor).set(_CIRCUIT_VALUES.get(state, 0))
+    _collectors().CIRCUIT.labels(vendor).set(_CIRCUIT_VALUES.get(state, 0))
 
 
 def render_metrics() -> tuple[bytes, str]:
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+
+    _collectors()  # registered, so a page rendered before any request still lists them
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
@@ -98,5 +136,7 @@ class MetricsMiddleware:
         try:
             return self.app(environ, start)
         finally:
-            REQUESTS.labels(door, method if method in _METHODS else "other", seen.get("status", "500")).inc()
-            REQUEST_SECONDS.labels(door).observe(time.perf_counter() - started)
+            collectors = _collectors()
+            collectors.REQUESTS.labels(door, method if method in _METHODS else "other",
+                                       seen.get("status", "500")).inc()
+            collectors.REQUEST_SECONDS.labels(door).observe(time.perf_counter() - started)

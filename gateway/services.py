@@ -14,7 +14,6 @@ from gateway.connectors.flowcode import FlowcodeConnector
 from gateway.connectors.flowevents import FlowEventsConnector
 from gateway.connectors.flowize import FlowizeConnector
 from gateway.connectors.flowize_auth import StoreTokenCache
-from gateway.credentials import FlowizeCredentials
 from gateway.http import HttpClient
 from gateway.jobs.engine import JobEngine
 from gateway.operations.credentials import CredentialPolicy
@@ -63,10 +62,10 @@ class Services:
         connector = FlowizeConnector(http, settings.flowize_base_url,
                                      token_cache=StoreTokenCache(TokenRepository(store, box)),
                                      token_margin=settings.flowize_token_margin)
-        held = FlowizeCredentials.from_settings(settings)
         engine = JobEngine(settings)
         outbox = Outbox(settings, OutboxRepository(store), box, wake=engine.wake_outbox)
-        flowize = FlowizeOperations(connector, held, outbox)
+        # No credentials held here: both front doors ask the one credential policy which to send.
+        flowize = FlowizeOperations(connector, outbox=outbox)
         qr = QrOperations(FlowcodeConnector.from_settings(http, settings),
                           ExaRoutesConnector.from_settings(http, settings, ArchiveRepository(store)),
                           QrCodeRepository(store), settings)
@@ -75,7 +74,7 @@ class Services:
                    events=EventsOperations(FlowEventsConnector.from_settings(http, settings)),
                    feeds=FeedsOperations(FlowboxConnector.from_settings(http, settings)),
                    # The facade answers what the vendor did, never "queued": its records are live only.
-                   records=RecordsOperations(FlowizeOperations(connector, held), settings),
+                   records=RecordsOperations(FlowizeOperations(connector), settings),
                    jobs=QrJobOperations(JobRepository(store), engine, qr), outbox=outbox)
 
     def close(self) -> None:

@@ -98,6 +98,9 @@ def test_sigterm_stops_gateway_and_sandbox_within_10_seconds(served):
     assert time.monotonic() - started < 10
     time.sleep(0.5)
     assert [pid for pid in children if _alive(pid)] == []
+    # Each worker closed its services on the way out (gunicorn's worker_exit hook) without an error.
+    log = "".join(proc.lines)
+    assert log.count("Worker exiting") >= 2 and "Exception during worker exit" not in log, log[-3000:]
 
 
 def test_the_printed_example_call_works_as_pasted(served):

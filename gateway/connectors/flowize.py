@@ -83,6 +83,7 @@ class FlowizeConnector:
                 out_headers[header] = _header_value(header, str(value))
         data = raw if raw is not None else (json.dumps(body) if body is not None else None)
         token = self._apply_auth(creds, out_headers, out_params)
+        _check_headers(out_headers)
         response = self.http.send(method, self.base_url + path, headers=out_headers, params=out_params or None,
                                   data=data, retry=retry, vendor="flowize")
         if token is not None and _token_refused(response):
@@ -207,11 +208,24 @@ class FlowizeConnector:
                      accept: str = "application/json") -> FlowizeResponse:
         return self._request(creds, "GET", _path("keystore", keystore_id, key), accept=accept)
 
-    def keystore_insert(self, creds: FlowizeCredentials, keystore_id: str, key: str, data: Any) -> FlowizeResponse:
-        return self._request(creds, "POST", _path("keystore", keystore_id, key), body=data)
+    def keystore_insert(self, creds: FlowizeCredentials, keystore_id: str, key: str, data: Any,
+                        *, raw_text: bool = False) -> FlowizeResponse:
+        """POST /v1/keystore/{id}/{key}: insert only (an existing key is 409). See :meth:`keystore_put`."""
+        return self._keystore_write(creds, "POST", keystore_id, key, data, raw_text)
 
-    def keystore_put(self, creds: FlowizeCredentials, keystore_id: str, key: str, data: Any) -> FlowizeResponse:
-        return self._request(creds, "PUT", _path("keystore", keystore_id, key), body=data)
+    def keystore_put(self, creds: FlowizeCredentials, keystore_id: str, key: str, data: Any,
+                     *, raw_text: bool = False) -> FlowizeResponse:
+        """PUT /v1/keystore/{id}/{key}. ``raw_text``: ``data`` is the text of a RAW keystore, sent as
+        text/plain so the vendor stores it verbatim rather than as a JSON string."""
+        return self._keystore_write(creds, "PUT", keystore_id, key, data, raw_text)
+
+    def _keystore_write(self, creds: FlowizeCredentials, method: str, keystore_id: str, key: str, data: Any,
+                        raw_text: bool) -> FlowizeResponse:
+        path = _path("keystore", keystore_id, key)
+        if raw_text:
+            return self._request(creds, method, path, raw=str(data).encode("utf-8"),
+                                 content_type="text/plain; charset=utf-8")
+        return self._request(creds, method, path, body=data)
 
     def keystore_delete(self, creds: FlowizeCredentials, keystore_id: str, key: str) -> FlowizeResponse:
         return self._request(creds, "DELETE", _path("keystore", keystore_id, key))
@@ -224,13 +238,17 @@ class FlowizeConnector:
     def table_get(self, creds: FlowizeCredentials, table: str, row_id: int | str) -> FlowizeResponse:
         return self._request(creds, "GET", _path("tables", table, row_id))
 
-    def table_insert(self, creds: FlowizeCredentials, table: str, row: Mapping[str, Any]) -> FlowizeResponse:
-        return self._request(creds, "POST", _path("tables", table) + "/", body=dict(row))
+    def table_insert(self, creds: FlowizeCredentials, table: str, row: Mapping[str, Any],
+                     row_id: int | str | None = None) -> FlowizeResponse:
+        """POST /v1/tables/{table_name}/ (a flat row), or the "alternative way": ``columns`` on
+        /v1/tables/{table_name}/{id}, where the id becomes the row's id."""
+        return self._request(creds, "POST", _table_path(table, row_id), body=dict(row))
 
     def table_update(self, creds: FlowizeCredentials, table: str, row_id: int | str | None,
                      update: Mapping[str, Any]) -> FlowizeResponse:
-        path = _path("tables", table, row_id) if row_id is not None else _path("tables", table)
-        return self._request(creds, "PUT", path, body=dict(update))
+        """PUT /v1/tables/{table_name}/{id}; without an id, PUT /v1/tables/{table_name}/ and the body's
+        ``where`` picks the rows."""
+        return self._request(creds, "PUT", _table_path(table, row_id), body=dict(update))
 
     def table_delete(self, creds: FlowizeCredentials, table: str, row_id: int | str) -> FlowizeResponse:
         return self._request(creds, "DELETE", _path("tables", table, row_id))
@@ -254,8 +272,14 @@ class FlowizeConnector:
 
     def environment_action(self, creds: FlowizeCredentials, env_id: int | str, action: str,
                            body: Any = None) -> FlowizeResponse:
-        """POST /v1/environment/:id/{upgrade,update-version,optimize,urls}."""
+        """POST /v1/environment/:id/{upgrade,update-version,optimize}."""
         return self._request(creds, "POST", _path("environment", env_id, action), body=body)
+
+    def environment_urls(self, creds: FlowizeCredentials, env_id: int | str, mappings: Any,
+                         *, delete: bool = False) -> FlowizeResponse:
+        """POST (add or update) or DELETE /v1/environment/:id/urls, with an array of url mappings."""
+        return self._request(creds, "DELETE" if delete else "POST", _path("environment", env_id, "urls"),
+                             body=mappings)
 
     def environment_delete(self, creds: FlowizeCredentials, env_id: int | str) -> FlowizeResponse:
         return self._request(creds, "DELETE", _path("environment", env_id))
@@ -280,12 +304,26 @@ def _header_value(name: str, value: str) -> str:
     return value
 
 
+def _check_headers(headers: Mapping[str, str]) -> None:
+    """Every header we send, credentials included (a SOAP Apikey is any XML text), passes
+    :func:`_header_value`: an unsendable value is InvalidRequest here, never a UnicodeEncodeError
+    from deep inside http.client."""
+    for name, value in headers.items():
+        _header_value(name, value)
+
+
 def _scopes(scope: str) -> dict[str, tuple[str, Any]]:
     return {"X-Scopes": ("scopes", scope)}
 
 
 def _path(*parts: Any) -> str:
     return vendor_path("v1", *parts)
+
+
+def _table_path(table: str, row_id: int | str | None) -> str:
+    # Without an id the documented path ends in a slash (POST/PUT /v1/tables/{table_name}/): the vendor
+    # answers the bare form with a redirect, not with the write.
+    return _path("tables", table, row_id) if row_id is not None else _path("tables", table) + "/"
 
 
 def _token_refused(response: requests.Response) -> bool:

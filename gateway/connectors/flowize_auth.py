@@ -7,7 +7,8 @@ cache it, refresh it ahead of expiry with ``refreshtoken``, and again on a 401 o
 
 Tokens are cached per client in a :class:`TokenCache`: in memory (per process) or in the store
 (shared by every process; see :class:`gateway.store.TokenRepository`). A lock per client keeps
-concurrent requests in one process from fetching a token each.
+concurrent requests in one process from fetching a token each; the map of those locks holds them
+weakly, so it keeps only the clients being served right now, however many have come and gone.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -58,6 +60,21 @@ class MemoryTokenCache:
             self._tokens.pop(key, None)
 
 
+class _ClientLock:
+    """One OAuth client's lock; weakly referenceable (a bare ``threading.Lock`` is not)."""
+
+    __slots__ = ("__weakref__", "_lock")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+
+    def __exit__(self, *_exc: object) -> None:
+        self._lock.release()
+
+
 Fetch = Callable[[FlowizeCredentials], StoredToken]
 Refresh = Callable[[FlowizeCredentials, str], StoredToken]
 
@@ -71,7 +88,8 @@ class TokenManager:
         self._refresh = refresh
         self._base_url = base_url
         self.margin = margin
-        self._locks: dict[str, threading.Lock] = {}
+        # Weak values: a client's lock lives while a thread holds or waits on it, then leaves the map.
+        self._locks: weakref.WeakValueDictionary[str, _ClientLock] = weakref.WeakValueDictionary()
         self._guard = threading.Lock()
         self.fetches = 0  # how many times we asked the vendor: observable, and tested
 
@@ -80,9 +98,12 @@ class TokenManager:
         raw = f"flowize|{self._base_url}|{creds.client_id}|{creds.client_secret}"
         return hashlib.sha256(raw.encode()).hexdigest()
 
-    def _lock_for(self, key: str) -> threading.Lock:
+    def _lock_for(self, key: str) -> _ClientLock:
         with self._guard:
-            return self._locks.setdefault(key, threading.Lock())
+            lock = self._locks.get(key)
+            if lock is None:
+                lock = self._locks[key] = _ClientLock()
+            return lock
 
     def token(self, creds: FlowizeCredentials) -> str:
         key = self.key(creds)

@@ -29,6 +29,7 @@ from gateway.connectors.exaroutes import MAX_BODY as EXAROUTES_MAX_BODY
 from gateway.connectors.exaroutes import ExaRoutesConnector, parse_schedule
 from gateway.connectors.flowcode import FlowcodeConnector
 from gateway.errors import (
+    CircuitOpen,
     Conflict,
     GatewayError,
     NotFound,
@@ -36,6 +37,7 @@ from gateway.errors import (
     RequestFailed,
     UpstreamError,
     UpstreamUnavailable,
+    VendorBusy,
 )
 from gateway.http import request_id_var
 from gateway.jobs.budget import VendorBudget
@@ -201,8 +203,10 @@ class QrJobRunner:
     def _retry_or_fail(self, job: Job, batch: Batch, exc: GatewayError) -> float:
         """A vendor failure that may pass: try the batch again later, up to jobs_max_attempts."""
         attempts = batch.attempts + 1
-        if isinstance(exc, RateLimited):
-            delay = exc.retry_after or BACKOFF[0]
+        if isinstance(exc, (RateLimited, CircuitOpen, VendorBusy)):
+            # Not a try: the vendor was not called (its circuit is open, or this process's share of
+            # calls to it is in flight). Wait as told; the batch keeps its attempts.
+            delay = getattr(exc, "retry_after", None) or BACKOFF[0]
             self.jobs.update_batch(job.id, batch.seq, next_at=time.time() + delay, error=exc.message)
             return delay
         if attempts < self.settings.jobs_max_attempts:

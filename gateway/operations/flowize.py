@@ -1,8 +1,11 @@
 """Flowize actions, protocol-neutral: what the SOAP and REST front doors both call.
 
-Each method takes plain Python values and the credentials the caller presented, and returns an
-:class:`Outcome` or raises the project's exception tree. Which credentials go upstream is decided
-here, once: in pass-through mode the caller's own; in gateway-held mode the ones from settings.
+Each method takes plain Python values and the upstream credentials, and returns an :class:`Outcome`
+or raises the project's exception tree. Which presented credentials become the upstream ones is the
+one credential policy's decision (:mod:`gateway.operations.credentials`), which each front door asks
+once per request; the operations the front doors share hold no credentials of their own. ``held``
+is for callers without a policy (the facade's records, gateway/operations/records.py): it then
+overrides whatever is handed in.
 
 Writes (insertRecord, updateRecord, webhook) go through the store-and-forward outbox when it is on
 for them (``outbox``, gateway/operations/outbox.py; docs/outbox.md): a write the vendor could not
@@ -16,10 +19,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
-from gateway.connectors.common import path as vendor_path
 from gateway.connectors.flowize import FlowizeConnector, FlowizeResponse
 from gateway.credentials import FlowizeCredentials
-from gateway.errors import AuthError, Conflict, GatewayError, InvalidRequest, NotFound, UpstreamError
+from gateway.errors import AuthError, Conflict, GatewayError, InvalidRequest, UpstreamError
 
 if TYPE_CHECKING:
     from gateway.operations.outbox import Outbox
@@ -82,13 +84,8 @@ class FlowizeOperations:
     def __init__(self, connector: FlowizeConnector, held: FlowizeCredentials | None = None,
                  outbox: Outbox | None = None):
         self.connector = connector
-        self.held = held  # gateway-held credentials; None means pass-through
+        self.held = held  # credentials that override the ones handed in; None: use those (see above)
         self.outbox = outbox  # store-and-forward of writes (docs/outbox.md); None: every write is live only
-
-    def with_held(self, held: FlowizeCredentials) -> FlowizeOperations:
-        """The same operations (same connector, so the same token cache; the same outbox) with other
-        gateway-held credentials: how a REST consumer's own upstream credentials are used (docs/rest.md)."""
-        return FlowizeOperations(self.connector, held, self.outbox)
 
     def credentials(self, presented: FlowizeCredentials | None) -> FlowizeCredentials:
         if self.held is not None:
@@ -156,17 +153,15 @@ class FlowizeOperations:
 
     def _failed_insert(self, exc: UpstreamError, creds: FlowizeCredentials, record_uuid: str, flow: str | None,
                        generated: bool) -> Outcome:
-        """The insert failed (and was not queued): answer what is true. Not sent -> not written. Else
-        look the uuid up: found -> it was written (answer it as made, when the uuid is ours); not
-        found after the vendor answered -> not written; not found after no answer -> it may still be
-        written, and the caller is given the uuid to read it back or resend it safely."""
+        """The insert failed (and was not queued): answer what is true. No attempt sent -> not
+        written. Else look the uuid up: found -> it was written (answered as made, when the uuid is
+        ours); not found -> it may still be: an attempt that timed out may yet be carried out by the
+        vendor, even when a later one was answered with a 5xx. The caller is given the uuid to read
+        it back or to resend it safely."""
         written: bool | None = False if exc.never_sent else None
         if written is None:
             try:
                 found = self.connector.get_record(creds, record_uuid)
-            except NotFound:
-                # A vendor that answered (a 5xx) has finished with the request; a silent one may not have.
-                written = False if type(exc) is UpstreamError else None
             except GatewayError:
                 written = None
             else:
@@ -266,11 +261,8 @@ class FlowizeOperations:
         """POST (``only_new``) or PUT /v1/keystore/{id}/{key}. ``raw_text``: ``data`` is the text of a
         RAW keystore, sent as text/plain so the vendor stores it verbatim, not as a JSON string."""
         _required(keystore_id=keystore_id, key=key)
-        if raw_text:
-            return self._raw("POST" if only_new else "PUT", creds, _path("keystore", keystore_id, key),
-                             str(data), "text/plain; charset=utf-8")
         call = self.connector.keystore_insert if only_new else self.connector.keystore_put
-        return Outcome.of(call(self.credentials(creds), keystore_id, key, data))
+        return Outcome.of(call(self.credentials(creds), keystore_id, key, data, raw_text=raw_text))
 
     def keystore_delete(self, creds: FlowizeCredentials | None, keystore_id: str, key: str) -> Outcome:
         _required(keystore_id=keystore_id, key=key)
@@ -297,19 +289,13 @@ class FlowizeOperations:
         /v1/tables/{table_name}/{id}, where the id becomes the row's id."""
         _required(table=table)
         _object(row, "The request body must be a JSON object.")
-        if row_id is None:
-            return Outcome.of(self.connector.table_insert(self.credentials(creds), table, row))
-        return self._json("POST", creds, _path("tables", table, row_id), dict(row))
+        return Outcome.of(self.connector.table_insert(self.credentials(creds), table, row, row_id))
 
     def table_update(self, creds: FlowizeCredentials | None, table: str, row_id: int | str | None,
                      update: Mapping[str, Any]) -> Outcome:
         """PUT /v1/tables/{table_name}/{id}; without an id the body's ``where`` picks the rows."""
         _required(table=table)
         _object(update, "The request body must be a JSON object.")
-        if row_id is None:
-            # The connector would PUT .../{table_name} without the documented trailing slash, which
-            # the vendor answers with a redirect; send the documented path.
-            return self._json("PUT", creds, _path("tables", table) + "/", dict(update))
         return Outcome.of(self.connector.table_update(self.credentials(creds), table, row_id, update))
 
     def table_delete(self, creds: FlowizeCredentials | None, table: str, row_id: int | str) -> Outcome:
@@ -364,24 +350,12 @@ class FlowizeOperations:
         """POST (add/update) or DELETE /v1/environment/:id/urls with an array of url mappings."""
         if not isinstance(mappings, (list, dict)):
             raise InvalidRequest("The request body must be a non-empty JSON array of url mappings.")
-        if not delete:
-            return Outcome.of(self.connector.environment_action(self.credentials(creds), env_id, "urls", mappings))
-        return self._json("DELETE", creds, _path("environment", env_id, "urls"), mappings)
+        return Outcome.of(self.connector.environment_urls(self.credentials(creds), env_id, mappings, delete=delete))
 
     def options(self, creds: FlowizeCredentials | None = None) -> Outcome:
         """OPTIONS /v1/options: the list of methods; needs no credentials."""
         held_or_presented = self.held or creds
         return Outcome.of(self.connector.options(held_or_presented))
-
-    # -- calls the connector has no named method for -------------------------------------------------
-    # The connector's one plumbing method still does auth styles, token renewal and error mapping.
-    def _json(self, method: str, creds: FlowizeCredentials | None, path: str, body: Any) -> Outcome:
-        return Outcome.of(self.connector._request(self.credentials(creds), method, path, body=body))
-
-    def _raw(self, method: str, creds: FlowizeCredentials | None, path: str, text: str,
-             content_type: str) -> Outcome:
-        return Outcome.of(self.connector._request(self.credentials(creds), method, path, raw=text.encode("utf-8"),
-                                                  content_type=content_type))
 
 
 def check_grant_type(grant_type: str | None) -> None:
@@ -395,7 +369,3 @@ def check_grant_type(grant_type: str | None) -> None:
 def _object(value: Any, message: str) -> None:
     if not isinstance(value, Mapping):
         raise InvalidRequest(message)
-
-
-def _path(*parts: Any) -> str:
-    return vendor_path("v1", *parts)

@@ -178,15 +178,15 @@ class RecordsOperations:
             return FlowizeCredentials.api_keys(SANDBOX_API_KEY, SANDBOX_APP_KEY)
         raise GatewayError(NO_CREDENTIALS)
 
-    def _call(self, consumer: Consumer | None, action: Callable[[FlowizeOperations], T]) -> T:
-        """Run ``action`` on operations holding the credentials for ``consumer``.
+    def _call(self, consumer: Consumer | None,
+              action: Callable[[FlowizeOperations, FlowizeCredentials], T]) -> T:
+        """Run ``action`` with the upstream credentials the policy gives ``consumer``.
 
         The consumer holds no Flowize credential, so Flowize refusing ours (401, 403 with 436 or 437)
         is the gateway's misconfiguration, not the consumer's: a 502, never a 401 that would send the
         consumer looking at its own key (docs/api-records.md, "Credentials")."""
-        ops = self.flowize.with_held(self.credentials(consumer))
         try:
-            return action(ops)
+            return action(self.flowize, self.credentials(consumer))
         except AuthError as exc:
             if isinstance(exc, Forbidden) and exc.code not in CREDENTIAL_CODES:
                 raise  # a real "not allowed", e.g. deleting a record that is being processed
@@ -208,8 +208,8 @@ class RecordsOperations:
         _raise(problems, "The record is not valid.")
         sent = dict(data)
         by_id = _is_flow_id(flow)  # as on /api/flows/{name}: an all-digit flow is its id
-        outcome = self._call(consumer, lambda ops: ops.insert_record(
-            None, sent, flow=None if by_id else flow, flow_id=flow if by_id else None, uuid=uuid or None,
+        outcome = self._call(consumer, lambda ops, creds: ops.insert_record(
+            creds, sent, flow=None if by_id else flow, flow_id=flow if by_id else None, uuid=uuid or None,
             execution_time=execution_time or None))
         res = _resource(outcome)
         told = res.get("data_record")
@@ -221,7 +221,7 @@ class RecordsOperations:
     def get(self, consumer: Consumer | None, uuid: Any) -> Record:
         """Flowize: GET /v1/record (X-Uuid)."""
         record_id = self._record_id(uuid)
-        res = _resource(self._call(consumer, lambda ops: ops.get_record(None, record_id)))
+        res = _resource(self._call(consumer, lambda ops, creds: ops.get_record(creds, record_id)))
         info, process = _dict(res.get("info")), _dict(res.get("flow_process"))
         return Record(uuid=str(info.get("uuid") or record_id), data=res.get("data_record"),
                       flow=_text(info.get("flow_name") or res.get("flow_name")),
@@ -238,7 +238,7 @@ class RecordsOperations:
         _check(problems, "data", _data_problem(data))
         _raise(problems, "The record is not valid.")
         sent = dict(data)
-        res = _resource(self._call(consumer, lambda ops: ops.update_record(None, uuid, sent)))
+        res = _resource(self._call(consumer, lambda ops, creds: ops.update_record(creds, uuid, sent)))
         told = res.get("data_record")
         return Record(uuid=str(res.get("uuid") or uuid), data=told if told is not None else sent,
                       flow=_text(res.get("flow_name")))
@@ -246,7 +246,7 @@ class RecordsOperations:
     def delete(self, consumer: Consumer | None, uuid: Any) -> None:
         """Flowize: DELETE /v1/record (X-Uuid)."""
         record_id = self._record_id(uuid)
-        self._call(consumer, lambda ops: ops.delete_record(None, record_id))
+        self._call(consumer, lambda ops, creds: ops.delete_record(creds, record_id))
 
     @staticmethod
     def _record_id(uuid: Any) -> str:
@@ -263,8 +263,8 @@ class RecordsOperations:
         _check(problems, "name", _name_problem(name))
         _raise(problems, "The flow name is not valid.")
         by_id = _is_flow_id(name)
-        outcome = self._call(consumer, lambda ops: ops.get_flow_diagram(
-            None, flow=None if by_id else name, flow_id=name if by_id else None))
+        outcome = self._call(consumer, lambda ops, creds: ops.get_flow_diagram(
+            creds, flow=None if by_id else name, flow_id=name if by_id else None))
         return _flow(_resource(outcome), name, by_id)
 
     def change_flow_status(self, consumer: Consumer | None, name: Any, status: Any) -> Flow:
@@ -281,7 +281,7 @@ class RecordsOperations:
         flow_id = name if _is_flow_id(name) else self.flow(consumer, name).id
         if not flow_id:
             raise UpstreamError(f"Flowize did not tell the id of flow {name!r}; use the flow's numeric id.")
-        self._call(consumer, lambda ops: ops.change_flow_status(None, flow_id, status))
+        self._call(consumer, lambda ops, creds: ops.change_flow_status(creds, flow_id, status))
         return self.flow(consumer, flow_id)
 
 

@@ -117,21 +117,22 @@ def _caller() -> Caller:
 
 
 def upstream(*, required: bool = True) -> tuple[FlowizeOperations, FlowizeCredentials | None]:
-    """The operations to call and the credentials to hand them, for this request.
+    """The operations to call and the upstream credentials to hand them, for this request: the one
+    credential policy's decision, taken here once (the shared operations hold no credentials).
 
     Raises AuthError (401) when credentials are required and missing or wrong, Forbidden (403/437)
-    when the consumer's IP allowlist does not hold the caller."""
+    when the consumer's IP allowlist does not hold the caller. ``required=False`` (webhooks, OPTIONS)
+    gives None rather than an error when there is nothing to send."""
     ops: FlowizeOperations = current_app.extensions["flowgate"].flowize
+    caller = _caller()
     if not gateway_mode():
-        creds = pass_through(_caller().presented)
+        creds = pass_through(caller.presented)
         if creds is None and required:
             raise AuthError(MISSING)
         return ops, creds
-    caller = _caller()
     if not required and caller.consumer is None:
         return ops, None
-    creds = _policy().admit(caller.consumer, caller.presented, request.remote_addr or "")
-    return (ops if creds == ops.held else ops.with_held(creds)), None
+    return ops, _policy().admit(caller.consumer, caller.presented, request.remote_addr or "")
 
 
 def gateway_token(*, refresh: bool) -> dict[str, Any]:

@@ -7,7 +7,8 @@ error (docs/flowize-decisions.md H1)::
 
 ``code`` is the vendor's internal code when there is one (436 token not valid, 437 IP not valid),
 else the HTTP status. Vendor errors arrive here already translated by the connector, so they keep
-their status and code (401, 403/436/437, 404, 409, 429...); a vendor 5xx is a 502 from us.
+their status and code (401, 403/436/437, 404, 409, 429...); a vendor 5xx is a 502 from us. A value
+that cannot travel as an HTTP header is the connector's InvalidRequest (400) before anything is sent.
 Unknown routes, wrong methods and malformed bodies answer in the same shape, never an HTML page,
 and in XML when the client asked for XML.
 
@@ -18,7 +19,6 @@ Read top to bottom:
     werkzeug NotFound               404     404            The requested resource doesn't exist.
     werkzeug MethodNotAllowed       405     405            The method X is not allowed ... (+ Allow)
     werkzeug RequestEntityTooLarge  413     413            The request body is too large.
-    UnicodeEncodeError              400     400            a value cannot travel as an HTTP header
     other werkzeug HTTPException    .code   .code          its description
     anything else                   500     500            Internal gateway error; request id ...
 """
@@ -60,10 +60,6 @@ def classify(exc: BaseException) -> tuple[int, int, str, dict[str, str]]:
             ({"Allow": allow} if allow else {})
     if isinstance(exc, RequestEntityTooLarge):
         return 413, 413, "The request body is too large.", {}
-    if isinstance(exc, UnicodeEncodeError):
-        # A URL parameter the connector forwards as a header (flow_name -> X-Flow) holding text
-        # outside ISO-8859-1, which HTTP headers cannot carry (docs/rest.md, "Differences").
-        return 400, 400, "A value cannot be sent on as an HTTP header: use ISO-8859-1 text.", {}
     if isinstance(exc, HTTPException):
         status = exc.code or 500
         return status, status, exc.description or exc.name, {}

@@ -16,11 +16,12 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from gateway.errors import InvalidRequest
+from gateway.flowize_wire import param
 from gateway.operations.flowize import Outcome
 from gateway.rest.auth import gateway_mode, gateway_token, upstream
 from gateway.rest.negotiation import object_body, read_body, respond
 
-__all__ = ["bp", "param", "render_outcome"]
+__all__ = ["bp", "render_outcome"]
 
 bp = Blueprint("rest_flowize", __name__)
 
@@ -29,16 +30,6 @@ SEARCH_FIELDS = {"X-Limit": "limit", "X-Offset": "offset", "X-Uuid": "uuid", "X-
                  "X-Datarecord-Status": "datarecord_status", "X-Datafield-Name": "datafield_name",
                  "X-Datafield-Value": "datafield_value"}
 SEARCH_DATES = ("date_type", "date_from", "date_to")
-
-
-def param(header: str, *url_names: str) -> str | None:
-    """A value from its header, else from the first of its URL parameters that is present."""
-    value = request.headers.get(header)
-    if value is None:
-        for name in url_names:
-            if name in request.args:
-                return request.args[name]
-    return value
 
 
 def render_outcome(outcome: Outcome, headers: dict[str, str] | None = None) -> Response:

@@ -37,7 +37,8 @@ WEBHOOK_SAVED = "Webhook response has been saved successfully"
 
 @dataclass(frozen=True)
 class SoapCall:
-    """What the front door knows about the request; Spyne hands it to the methods via the environ."""
+    """What the front door knows about the request; it reaches the methods as ``ctx.udc``, Spyne's
+    user-defined context (gateway/soap/protocol.py)."""
 
     operations: FlowizeOperations
     request_ip: str
@@ -56,7 +57,7 @@ class SpyneFault(Fault):
 
 
 def _call(ctx: Any) -> SoapCall:
-    return ctx.transport.req_env["flowgate.soap"]
+    return ctx.udc
 
 
 def _presented(call: SoapCall, auth: Any) -> Presented:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 import uuid as uuidlib
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -16,8 +18,17 @@ from gateway.config import Settings
 from gateway.connectors.flowize import FlowizeConnector
 from gateway.connectors.flowize_auth import StoreTokenCache
 from gateway.credentials import FlowizeCredentials
-from gateway.errors import AuthError, Conflict, Forbidden, NotFound, RateLimited, UpstreamError
+from gateway.errors import (
+    AuthError,
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    UpstreamError,
+)
 from gateway.http import HttpClient
+from gateway.server import serve_in_thread
 from gateway.store import Store, TokenRepository
 from gateway.store.crypto import SecretBox
 from gateway.store.tokens import StoredToken
@@ -51,16 +62,6 @@ def _b64(value) -> str:
 
 def _new_uuid() -> str:
     return f"conn-{uuidlib.uuid4()}"
-
-
-def _or_xfail_if_route_missing(call):
-    """The keystore and tables sandbox modules are still being written by others: a route 404 is theirs."""
-    try:
-        return call()
-    except NotFound as err:
-        if err.message == ROUTE_MISSING:
-            pytest.xfail("sandbox module in progress")
-        raise
 
 
 def _creds(style: str, connector: FlowizeConnector) -> FlowizeCredentials:
@@ -185,13 +186,12 @@ def test_change_flow_status_publishes_the_draft_flow(connector):
 
 # -- keystore ------------------------------------------------------------------------------------------
 def test_keystore_get_returns_the_seeded_value(connector):
-    got = _or_xfail_if_route_missing(lambda: connector.keystore_get(APIKEY, "weather", "madrid"))
+    got = connector.keystore_get(APIKEY, "weather", "madrid")
     assert got.body["city"] == "Madrid" and got.body["temp"] == 24
 
 
 def test_keystore_insert_put_search_delete(connector):
-    _or_xfail_if_route_missing(lambda: connector.keystore_insert(APIKEY, "weather", "oslo",
-                                                                 {"temp": 3, "wind": "", "city": "Oslo"}))
+    connector.keystore_insert(APIKEY, "weather", "oslo", {"temp": 3, "wind": "", "city": "Oslo"})
     with pytest.raises(Conflict):
         connector.keystore_insert(APIKEY, "weather", "oslo", {"temp": 4})
     put = connector.keystore_put(APIKEY, "weather", "oslo", {"temp": 5, "wind": "", "city": "Oslo"})
@@ -205,26 +205,19 @@ def test_keystore_insert_put_search_delete(connector):
 
 
 def test_keystore_unknown_keystore_is_not_found(connector):
-    def call():
-        try:
-            return connector.keystore_get(APIKEY, "nowhere", "x")
-        except NotFound as err:
-            if err.message == ROUTE_MISSING:
-                raise
-            return err
-    err = _or_xfail_if_route_missing(call)
-    assert isinstance(err, NotFound)
+    with pytest.raises(NotFound) as err:
+        connector.keystore_get(APIKEY, "nowhere", "x")
+    assert err.value.message != ROUTE_MISSING  # the vendor's "no such keystore", not a missing route
 
 
 # -- tables --------------------------------------------------------------------------------------------
 def test_table_get_returns_the_seeded_row(connector):
-    got = _or_xfail_if_route_missing(lambda: connector.table_get(APIKEY, "users", 8))
+    got = connector.table_get(APIKEY, "users", 8)
     assert got.body["data"][0]["username"] == "myusername"
 
 
 def test_table_insert_update_search_delete(connector):
-    inserted = _or_xfail_if_route_missing(
-        lambda: connector.table_insert(APIKEY, "users", {"username": "zed", "type": "user", "age": 21}))
+    inserted = connector.table_insert(APIKEY, "users", {"username": "zed", "type": "user", "age": 21})
     row_id = inserted.body["data"][0]["id"]
     connector.table_update(APIKEY, "users", row_id, {"columns": [{"column_name": "age", "column_value": 22}]})
     assert connector.table_get(APIKEY, "users", row_id).body["data"][0]["age"] == 22
@@ -234,6 +227,107 @@ def test_table_insert_update_search_delete(connector):
     connector.table_delete(APIKEY, "users", row_id)
     with pytest.raises(NotFound):
         connector.table_get(APIKEY, "users", row_id)
+
+
+def test_raw_text_keystore_values_are_inserted_and_replaced_as_text(connector):
+    keystore, key = f"notes-{uuidlib.uuid4().hex[:8]}", "today"
+    connector.keystore_insert(APIKEY, keystore, key, "buy milk", raw_text=True)
+    with pytest.raises(Conflict):
+        connector.keystore_insert(APIKEY, keystore, key, "again", raw_text=True)
+    assert connector.keystore_get(APIKEY, keystore, key, accept="text/plain").body == "buy milk"
+    connector.keystore_put(APIKEY, keystore, key, "sell milk", raw_text=True)
+    assert connector.keystore_get(APIKEY, keystore, key, accept="text/plain").body == "sell milk"
+
+
+def test_table_insert_with_an_id_makes_the_row_with_that_id(connector):
+    row_id = 7000 + uuidlib.uuid4().int % 1000
+    made = connector.table_insert(APIKEY, "users", {"columns": [{"column_name": "username", "column_value": "ida"}]},
+                                  row_id)
+    assert made.body["data"][0]["id"] == str(row_id)
+    assert connector.table_get(APIKEY, "users", row_id).body["data"][0]["username"] == "ida"
+
+
+def test_table_update_without_an_id_updates_the_rows_where_picks(connector):
+    answer = connector.table_update(APIKEY, "users", None, {
+        "columns": [{"column_name": "age", "column_value": 77}],
+        "where": {"rules": [{"field": "id", "operator": "=", "value": "8"}]}})
+    assert answer.body["total"] == 1
+    assert connector.table_get(APIKEY, "users", 8).body["data"][0]["age"] == 77
+
+
+def test_environment_url_mappings_are_added_then_deleted(connector):
+    mapping = {"project_id": 55, "url": f"/shop-{uuidlib.uuid4().hex[:6]}/", "name": "shop", "type": "website"}
+    added = connector.environment_urls(APIKEY, 2, [mapping])
+    assert any(m["url"] == mapping["url"] for m in added.body["data"]["urls_mapped"])
+    gone = connector.environment_urls(APIKEY, 2, [{k: mapping[k] for k in ("project_id", "url", "type")}],
+                                      delete=True)
+    assert not any(m["url"] == mapping["url"] for m in gone.body["data"]["urls_mapped"])
+    with pytest.raises(NotFound):
+        connector.environment_urls(APIKEY, 2, [{k: mapping[k] for k in ("project_id", "url", "type")}], delete=True)
+
+
+# -- on the wire: what a stand-in vendor receives --------------------------------------------------------
+class _Wire:
+    """A loopback server standing in for Flowize: notes (method, path, Content-Type, body) of each request."""
+
+    def __init__(self):
+        self.seen: list[tuple[str, str, str, bytes]] = []
+        self.server = serve_in_thread(self._app)
+
+    def _app(self, environ, start_response):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        self.seen.append((environ["REQUEST_METHOD"], environ["PATH_INFO"], environ.get("CONTENT_TYPE", ""),
+                          environ["wsgi.input"].read(length) if length else b""))
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b'{"data": []}']
+
+
+@pytest.fixture
+def wire(http):
+    vendor = _Wire()
+    yield vendor, FlowizeConnector(http, vendor.server.url)
+    vendor.server.shutdown()
+
+
+def test_tables_without_an_id_are_sent_to_the_documented_path_with_its_trailing_slash(wire):
+    vendor, connector = wire
+    connector.table_insert(APIKEY, "users", {"username": "u"})
+    connector.table_update(APIKEY, "users", None, {"columns": [], "where": {}})
+    connector.table_insert(APIKEY, "users", {"columns": []}, 7)
+    connector.table_update(APIKEY, "users", 7, {"columns": []})
+    assert [(method, path) for method, path, _, _ in vendor.seen] == [
+        ("POST", "/v1/tables/users/"), ("PUT", "/v1/tables/users/"), ("POST", "/v1/tables/users/7"),
+        ("PUT", "/v1/tables/users/7")]
+
+
+def test_raw_keystore_text_goes_as_text_plain_and_json_as_json(wire):
+    vendor, connector = wire
+    connector.keystore_put(APIKEY, "notes", "today", "caf\u00e9 {not json", raw_text=True)
+    connector.keystore_insert(APIKEY, "notes", "today", "caf\u00e9 {not json", raw_text=True)
+    connector.keystore_put(APIKEY, "notes", "today", "caf\u00e9")
+    assert vendor.seen == [
+        ("PUT", "/v1/keystore/notes/today", "text/plain; charset=utf-8", "caf\u00e9 {not json".encode()),
+        ("POST", "/v1/keystore/notes/today", "text/plain; charset=utf-8", "caf\u00e9 {not json".encode()),
+        ("PUT", "/v1/keystore/notes/today", "application/json", b'"caf\\u00e9"')]
+
+
+def test_environment_url_mappings_are_deleted_with_their_body(wire):
+    vendor, connector = wire
+    connector.environment_urls(APIKEY, 2, [{"url": "/a/"}], delete=True)
+    connector.environment_urls(APIKEY, 2, [{"url": "/a/"}])
+    assert vendor.seen == [("DELETE", "/v1/environment/2/urls", "application/json", b'[{"url": "/a/"}]'),
+                           ("POST", "/v1/environment/2/urls", "application/json", b'[{"url": "/a/"}]')]
+
+
+@pytest.mark.parametrize("creds", [FlowizeCredentials.api_keys("cl\u00e9\u263a", "demo-app"),
+                                   FlowizeCredentials.api_keys("demo-api-key", "line\nbreak"),
+                                   FlowizeCredentials.bearer("t\u263a")], ids=["apikey", "appkey", "bearer"])
+def test_credentials_no_header_can_carry_are_invalid_and_never_sent(wire, creds):
+    vendor, connector = wire
+    with pytest.raises(InvalidRequest) as err:
+        connector.get_record(creds, "demo-record")
+    assert err.value.status == 400 and "cannot be sent to Flowize" in err.value.message
+    assert vendor.seen == []
 
 
 # -- environments and options ------------------------------------------------------------------------
@@ -318,6 +412,27 @@ def test_many_oauth_calls_fetch_the_token_once(connector):
         connector.get_record(OAUTH, "demo-record")
     connector.search_records(OAUTH, uuid="demo-record")
     assert connector.tokens.fetches == 1
+
+
+def test_concurrent_first_calls_of_one_client_fetch_the_token_once(connector):
+    start = threading.Barrier(8)
+
+    def call():
+        start.wait()
+        return connector.get_record(OAUTH, "demo-record").status
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(lambda _: call(), range(8))) == [200] * 8
+    assert connector.tokens.fetches == 1
+
+
+def test_per_client_token_locks_are_forgotten_once_no_call_holds_them(connector):
+    """One lock per OAuth client, held weakly: a gateway that has met many clients keeps none of theirs."""
+    for n in range(40):
+        with pytest.raises(AuthError):
+            connector.get_record(FlowizeCredentials.oauth(f"client-{n}", "wrong-secret"), "demo-record")
+    connector.get_record(OAUTH, "demo-record")
+    assert len(connector.tokens._locks) == 0
 
 
 def test_token_close_to_expiry_is_refreshed_with_the_refresh_token(http, sandbox_url):

@@ -22,6 +22,9 @@ WORKER_ENV = {
     "GATEWAY_HTTP_RETRIES": "1",
     "GATEWAY_HTTP_BACKOFF": "0.05",
     "GATEWAY_LOG_LEVEL": "WARNING",
+    # The sandbox draws every QR image of a 2,000-row batch before it answers: on a busy machine that
+    # can pass the default 30 s read timeout.
+    "GATEWAY_VENDOR_POLICIES": "exaroutes.read_timeout=120",
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import uuid as uuidlib
 
 from outbox.conftest import new_uuid, record_count, records_with, rest_insert, soap_insert
@@ -59,19 +60,35 @@ def test_a_conflict_on_the_clients_own_uuid_stays_a_conflict(gateway_factory, sa
     assert record_count(vendor_db, own) == 1
 
 
+def _unused_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def _uuid_in(message: str) -> str:
     found = re.search(r"Uuid (?:is )?([0-9a-f-]{36})", message)
     assert found, message
     return found.group(1)
 
 
-def test_with_the_outbox_off_a_refused_insert_says_nothing_was_written(gateway_factory, sandbox_url, vendor_db):
-    gateway = gateway_factory()   # outbox off
-    add_fault(sandbox_url, path="/v1/record", method="POST", status=503)
+def test_with_the_outbox_off_an_insert_that_never_left_says_nothing_was_written(gateway_factory, vendor_db):
+    gateway = gateway_factory(upstream=f"http://127.0.0.1:{_unused_port()}")   # outbox off, nobody listens
     resp = rest_insert(gateway.url, {"n": "down"})
-    assert resp.status_code == 502, resp.text
+    assert resp.status_code == 503, resp.text
     message = resp.json()["error"]["message"]
     assert "Nothing was written." in message
+    assert record_count(vendor_db, _uuid_in(message)) == 0
+
+
+def test_with_the_outbox_off_a_refused_insert_says_it_may_have_been_made(gateway_factory, sandbox_url, vendor_db):
+    """A 5xx answer does not prove nothing was written (an earlier attempt may still be carried out)."""
+    gateway = gateway_factory()
+    add_fault(sandbox_url, path="/v1/record", method="POST", status=503)
+    resp = rest_insert(gateway.url, {"n": "refused"})
+    assert resp.status_code == 502, resp.text
+    message = resp.json()["error"]["message"]
+    assert "may have been made" in message
     assert record_count(vendor_db, _uuid_in(message)) == 0
 
 

@@ -171,3 +171,25 @@ def test_guessing_keys_shares_one_window_per_address(http, gateway_factory):
     statuses = [http.get(gw.url + RECORD, headers={"X-Apikey": f"fg_guess{i}"}, timeout=10).status_code
                 for i in range(3)]
     assert statuses == [401, 401, 429]
+
+
+
+def test_a_consumers_own_upstream_keys_win_over_the_settings_ones_at_both_doors(http, gateway_factory, tmp_path):
+    """One policy decides, at either door: the consumer's own upstream keys, else the settings' ones.
+    The settings hold the demo key with the sandbox's restricted app (403/437), so who went upstream shows."""
+    gw = gateway_factory(flowize_auth="apikey", flowize_api_key="demo-api-key", flowize_app_key="demo-app-restricted")
+    settings = Settings(data_dir=str(tmp_path / "gw0"))
+    own = add_consumer(settings, "own-keys", **UPSTREAM)[1]
+    borrowing = add_consumer(settings, "settings-keys")[1]
+    assert http.get(gw.url + RECORD, headers={"X-Apikey": own}, timeout=10).status_code == 200
+    restricted = http.get(gw.url + RECORD, headers={"X-Apikey": borrowing}, timeout=10)
+    assert restricted.status_code == 403 and restricted.json()["error"]["code"] == 437
+    assert http.get(gw.url + RECORD, headers={"X-Apikey": "fg_unknown"}, timeout=10).status_code == 401
+    for key, answer in ((own, "<Code>200</Code>"), (borrowing, "<faultcode>437</faultcode>")):
+        envelope = ('<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:f="Flowize">'
+                    f"<soapenv:Body><f:getRecord><input><AuthenticationObject><Apikey>{key}</Apikey></AuthenticationObject>"
+                    "<DataRecordObject><Uuid>demo-record</Uuid></DataRecordObject></input></f:getRecord>"
+                    "</soapenv:Body></soapenv:Envelope>")
+        soap = http.post(gw.url + "/v1/soap", data=envelope, timeout=10,
+                         headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'})
+        assert answer in soap.text, soap.text

@@ -99,7 +99,9 @@ def test_request_ip_honours_x_forwarded_for_only_behind_a_trusted_proxy(tmp_path
     assert post_soap(envelope, headers=spoofed).result()["RequestIP"] == "127.0.0.1"
     server = gateway_with(tmp_path, sandbox_url, trust_proxy=True)
     try:
-        assert post_soap(envelope, headers=spoofed, url=server.url).result()["RequestIP"] == "198.51.100.23"
+        # One trusted hop: the address the proxy added (the rightmost), as REST sees it; the leftmost
+        # entry is whatever the client claimed.
+        assert post_soap(envelope, headers=spoofed, url=server.url).result()["RequestIP"] == "10.0.0.1"
     finally:
         server.shutdown()
 

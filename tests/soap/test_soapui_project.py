@@ -93,23 +93,22 @@ def _text(el: etree._Element, path: str) -> str:
 
 @cache
 def wsdl_schema() -> etree.XMLSchema:
-    """The WSDL's two embedded schemas (Flowize, and the no-namespace fault item) as one XMLSchema."""
-    schemas = wsdl().findall(f"{{{WSDL}}}types/{{{XSD}}}schema")
-
-    def standalone(schema: etree._Element) -> etree._Element:
-        root = etree.Element(schema.tag, dict(schema.attrib), nsmap=schema.nsmap)  # keeps tns/xsd for QNames
-        root.extend(copy.deepcopy(child) for child in schema)
-        return root
-
-    no_ns = standalone(next(s for s in schemas if s.get("targetNamespace") is None))
-    flowize = standalone(next(s for s in schemas if s.get("targetNamespace") == TNS))
-    for imp in flowize.findall(f"{{{XSD}}}import"):
-        imp.set("schemaLocation", "flowize-no-namespace.xsd")
+    """The WSDL's Flowize schema, plus the fault detail's documented ``item`` (unqualified, so in a
+    no-namespace schema of its own; the WSDL describes it in a comment and declares no wsdl:fault,
+    docs/soap-decisions.md F4), as one XMLSchema."""
+    schema = wsdl().find(f"{{{WSDL}}}types/{{{XSD}}}schema[@targetNamespace='{TNS}']")
+    flowize = etree.Element(schema.tag, dict(schema.attrib), nsmap=schema.nsmap)  # keeps tns/xsd for QNames
+    etree.SubElement(flowize, f"{{{XSD}}}import", schemaLocation="flowize-fault-item.xsd")
+    flowize.extend(copy.deepcopy(child) for child in schema)
+    fault_item = (f'<xsd:schema xmlns:xsd="{XSD}" elementFormDefault="unqualified"><xsd:element name="item">'
+                  '<xsd:complexType><xsd:sequence><xsd:element name="key" type="xsd:string"/>'
+                  '<xsd:element name="value" type="xsd:string"/></xsd:sequence></xsd:complexType>'
+                  '</xsd:element></xsd:schema>')
 
     class Resolver(etree.Resolver):
         def resolve(self, url, pubid, context):
-            if url.endswith("flowize-no-namespace.xsd"):
-                return self.resolve_string(etree.tostring(no_ns), context)
+            if url.endswith("flowize-fault-item.xsd"):
+                return self.resolve_string(fault_item, context)
             return None
 
     parser = etree.XMLParser(no_network=True)

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Blueprint, request
 
+from gateway.flowize_wire import param
 from gateway.sandbox.context import sandbox
 from gateway.sandbox.flowize.auth import Caller, authenticate
 from gateway.sandbox.flowize.wire import FlowizeError, json_body, respond
@@ -28,16 +29,6 @@ DELETE_SCOPES = ("record", "record.delete")
 # Data record status, as the search section lists them.
 STATUS_NAMES = {0: "Not running", 1: "Processing", 2: "Finished", 3: "Finished with errors",
                 4: "Scheduled", 5: "Reviewed", 6: "Errors handled"}
-
-
-def param(header: str, *url_names: str) -> str | None:
-    """A value from its header, else from the first URL parameter that is present."""
-    value = request.headers.get(header)
-    if value is None:
-        for name in url_names:
-            if name in request.args:
-                return request.args[name]
-    return value
 
 
 def record_uuid(path_uuid: str | None, *, required: bool = True) -> str | None:
