@@ -9,9 +9,9 @@ Every request, whichever door answers it, goes through the same WSGI stack, oute
 
     ProxyFix          only with GATEWAY_TRUST_PROXY: REMOTE_ADDR, wsgi.url_scheme and HTTP_HOST
                       from the X-Forwarded-For/-Proto/-Host the one trusted proxy set
-    RequestId         X-Request-Id: the client's if well-formed, else a new one; in the environ as
-                      ``flowgate.request_id``, in ``gateway.http.request_id_var``, on every response
-    MetricsMiddleware counts and times (gateway/metrics.py)
+    Observe           X-Request-Id (the client's if well-formed, else a new one) in the environ as
+                      ``flowgate.request_id``, in ``request_id_var`` and on every response; the
+                      request's record, its metrics, its JSON log line and trace (gateway/observe.py)
     BodyGuard         bodies read in time and within caps (gateway/guard.py)
     with_deadline     one deadline for everything done for the request
     Dispatcher        /v1/soap -> the SOAP door; everything else -> Flask (REST, /api, probes)
@@ -20,9 +20,7 @@ Every request, whichever door answers it, goes through the same WSGI stack, oute
 from __future__ import annotations
 
 import logging
-import re
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -30,61 +28,19 @@ from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.wsgi import ClosingIterator
 
+from gateway import tracing
 from gateway.config import Settings
 from gateway.errors import GatewayError
-from gateway.http import deadline_var, request_id_var
-from gateway.metrics import MetricsMiddleware, observe_circuit, render_metrics
+from gateway.http import deadline_var
+from gateway.metrics import StoreFigures, observe_circuit, render_metrics
+from gateway.observe import REQUEST_ID_KEY, Observe, note
 from gateway.safejson import JsonProvider
 from gateway.services import Services
 
-__all__ = ["REQUEST_ID_KEY", "RequestId", "create_app"]
+__all__ = ["create_app"]
 
 log = logging.getLogger("gateway.app")
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-#: Where the request's id is in the WSGI environ, for every front door.
-REQUEST_ID_KEY = "flowgate.request_id"
-
-
-class RequestId:
-    """WSGI middleware: one request id per request, taken once for every front door.
-
-    The client's ``X-Request-Id`` when it is 1-128 of ``A-Z a-z 0-9 . _ : -``, else a new uuid4 hex.
-    It is put in the environ (``flowgate.request_id``, and ``HTTP_X_REQUEST_ID`` rewritten to it, so
-    anything below that reads the header sees the same id), set in ``request_id_var`` (vendor calls
-    send it on, logs carry it) until the response is closed, and echoed as ``X-Request-Id`` on every
-    response, replacing any the app set."""
-
-    def __init__(self, app: Callable[..., Iterable[bytes]]):
-        self.app = app
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        incoming = environ.get("HTTP_X_REQUEST_ID", "")
-        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        environ[REQUEST_ID_KEY] = request_id
-        environ["HTTP_X_REQUEST_ID"] = request_id
-
-        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            headers = [(k, v) for k, v in headers if k.lower() != "x-request-id"]
-            headers.append(("X-Request-Id", request_id))
-            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
-
-        token = request_id_var.set(request_id)
-
-        def reset() -> None:
-            try:
-                request_id_var.reset(token)
-            except ValueError:  # closed in another context than it was set in: nothing of ours to undo
-                pass
-
-        try:
-            body = self.app(environ, start)
-        except BaseException:
-            reset()
-            raise
-        # Kept until the body is closed: a streamed body still runs inside the request.
-        return ClosingIterator(body, reset)
 
 
 def with_deadline(wsgi_app: Callable[..., Any], seconds: float) -> Callable[..., Any]:
@@ -103,24 +59,31 @@ def with_deadline(wsgi_app: Callable[..., Any], seconds: float) -> Callable[...,
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.load()
     services = Services.build(settings)
+    if settings.tracing:
+        tracing.configure(settings.tracing)  # in each gunicorn worker: span exporters do not survive a fork
     app = Flask("gateway")
     app.json = JsonProvider(app)  # keys in order, and never NaN/Infinity (invalid JSON): gateway/safejson.py
     app.extensions["flowgate"] = services
 
     @app.before_request
     def _request_id() -> None:
-        # The id is taken by the RequestId middleware; views and error pages read it from ``g``.
+        # The id is taken by the Observe middleware; views and error pages read it from ``g``.
         g.request_id = request.environ.get(REQUEST_ID_KEY, "")
+        rule = request.url_rule
+        note(operation=f"{request.method} {rule.rule}" if rule is not None else "unmatched")
 
     @app.get("/healthz")
     def healthz():
         return jsonify({"status": "ok"})
 
+    figures = StoreFigures(services.jobs.jobs, services.outbox.repo if services.outbox else None,
+                           services.jobs.engine.queue_length)
+
     @app.get("/metrics")
     def metrics():
         for vendor, state in services.http.circuits().items():
             observe_circuit(vendor, state)  # as this process sees it now, Redis-shared or not
-        data, content_type = render_metrics()
+        data, content_type = render_metrics(figures)
         return Response(data, content_type=content_type)
 
     @app.get("/readyz")
@@ -162,7 +125,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     stack = with_deadline(DispatcherMiddleware(app.wsgi_app, {"/v1/soap": soap}), settings.request_deadline)
     from gateway.guard import BodyGuard  # bodies read in time and within caps, before the deadline starts
 
-    outer: Callable[..., Iterable[bytes]] = RequestId(MetricsMiddleware(BodyGuard(stack, settings)))
+    outer: Callable[..., Iterable[bytes]] = Observe(BodyGuard(stack, settings))
     if settings.trust_proxy:
         # One proxy in front, trusted for the last hop it adds: the client address it saw, and the
         # scheme and host the client asked for (docs/rest.md, "Behind a proxy").

@@ -63,6 +63,8 @@ class Settings:
     public_url: str = ""              # fixes soap:address and links; else taken from the request
     trust_proxy: bool = False         # honour X-Forwarded-Proto/-Host/-For
     log_level: str = "INFO"
+    log_format: str = "json"          # json: one object per line, with the request id (gateway/logs.py); text
+    tracing: str = ""                 # otlp | console: OpenTelemetry spans (the otel extra); empty: off
     data_dir: str = "var"             # where embedded-mode SQLite files live
 
     # -- SOAP front door ---------------------------------------------------------------------------
@@ -124,7 +126,8 @@ class Settings:
     flowbox_base_url: str = "http://127.0.0.1:8081"  # production https://gateway.getflowbox.com
     flowcode_folder_id: str = "1"     # where the facade creates codes (code_name is unique per folder)
     flowcode_studio_config_id: str = "00000000-0000-0000-0000-000000000001"
-    # Each vendor's request budget, shared by every process through api_rate_limit_storage (`limits` syntax).
+    # Each vendor's request budget (`limits` syntax), spent by every call from every process: shared
+    # through Redis when redis_url is set, else per process (gateway/budget.py).
     flowcode_rate_limit: str = "1200/minute"
     exaroutes_rate_limit: str = "600/minute"
     exaroutes_quota_retry_after: int = 3600   # Retry-After sent when ExaRoutes' plan quota is spent
@@ -288,6 +291,10 @@ class Settings:
                                 "seconds, the first no larger than the second")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise SettingsError(f"{_env('log_level')}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        if self.log_format not in ("json", "text"):
+            raise SettingsError(f"{_env('log_format')}: expected json or text")
+        if self.tracing not in ("", "otlp", "console"):
+            raise SettingsError(f"{_env('tracing')}: expected otlp, console or empty (off)")
 
     # -- derived values ------------------------------------------------------------------------
     @property

@@ -16,7 +16,12 @@ the services in front of it, per vendor (``Settings.vendor_policies`` overrides 
   ``reset_timeout``; its state lives in Redis when ``GATEWAY_REDIS_URL`` is set, so every process
   sees the same circuit;
 * rate-limit awareness: once a vendor said ``X-RateLimit-Remaining: 0`` for a credential, we do
-  not call it again with that credential before the window resets.
+  not call it again with that credential before the window resets;
+* a **request budget** per vendor that has one (``flowcode_rate_limit``, ``exaroutes_rate_limit``),
+  spent by every attempt of every process — in Redis when ``GATEWAY_REDIS_URL`` is set, so many
+  gateways and workers together never exceed it in any window (gateway/budget.py). A spent budget
+  is waited for while the request's deadline allows (up to ``budget_wait``), else ``RateLimited``
+  with the seconds to wait: job workers pass ``budget_wait=0`` and come back later instead.
 
 Library exceptions become the project's tree here (:mod:`gateway.errors`); messages name the vendor,
 the method and the path, never the vendor's base URL or a credential.
@@ -29,7 +34,6 @@ import hashlib
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,6 +48,8 @@ import tenacity
 import urllib3
 from requests.adapters import HTTPAdapter
 
+from gateway import tracing
+from gateway.budget import VendorBudget
 from gateway.config import Settings
 from gateway.errors import (
     CircuitOpen,
@@ -55,14 +61,15 @@ from gateway.errors import (
     VendorBusy,
 )
 from gateway.metrics import observe_circuit, observe_upstream
+from gateway.observe import current_request_id, note_upstream, request_id_var
 from gateway.redact import redact_text, redact_url
 
 __all__ = ["HttpClient", "VendorPolicy", "current_request_id", "deadline_var", "request_id_var"]
+# request_id_var and current_request_id live in gateway.observe (the front door sets them); they are
+# re-exported here for the callers that send requests on a request's behalf (jobs, the outbox).
 
 log = logging.getLogger("gateway.http")
 
-#: The id of the request being served; front doors set it, the client sends it as X-Request-Id.
-request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 #: When the client request being served must be answered (``time.monotonic()``); None: no deadline.
 deadline_var: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
 
@@ -72,10 +79,6 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MIN_ATTEMPT_SECONDS = 0.05
 VENDOR_NAMES = {"flowize": "Flowize", "flowcode": "Flowcode", "exaroutes": "ExaRoutes",
                 "flowevents": "Flow events", "flowbox": "Flowbox"}
-
-
-def current_request_id() -> str:
-    return request_id_var.get() or uuid.uuid4().hex
 
 
 class _RedactingFilter(logging.Filter):
@@ -100,6 +103,9 @@ def _redact_library_logs() -> None:
         logger = logging.getLogger(name)
         if _log_filter not in logger.filters:
             logger.addFilter(_log_filter)
+    breaker_log = pybreaker.CircuitRedisStorage.logger
+    if _redis_outage_filter not in breaker_log.filters:
+        breaker_log.addFilter(_redis_outage_filter)
 
 
 def _shown(vendor: str, method: str, url: str) -> str:
@@ -191,6 +197,41 @@ class _CircuitListener(pybreaker.CircuitBreakerListener):
         log.log(level, "circuit of %s is now %s", cb.name, name)
 
 
+class _RedisCircuitStorage(pybreaker.CircuitRedisStorage):
+    """pybreaker's Redis storage, which falls back to "closed" when Redis does not answer — except
+    when it is made, where it would raise and fail every call to the vendor. While Redis is down
+    each process keeps its own circuit (pybreaker's fallback), and its per-call error log is cut
+    to one line a minute (_OncePer)."""
+
+    def _initialize_redis_state(self, state: str) -> None:
+        import redis
+
+        try:
+            super()._initialize_redis_state(state)
+        except redis.RedisError:
+            self.logger.warning("Redis does not answer: circuit %s starts closed in this process", self._namespace_name)
+
+
+class _OncePer(logging.Filter):
+    """Let one record through per ``seconds``, without its traceback (a library logging every call)."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+        self._last = 0.0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        if now - self._last < self.seconds:
+            return False
+        self._last = now
+        record.exc_info = record.exc_text = None
+        return True
+
+
+_redis_outage_filter = _OncePer(60.0)
+
+
 class _Vendor:
     """What the client keeps per vendor: its policy, bulkhead and circuit breaker."""
 
@@ -227,8 +268,12 @@ def _retry_after_seconds(response: requests.Response) -> float | None:
 class HttpClient:
     """``send()`` one request; everything a vendor call needs is on by default."""
 
-    def __init__(self, settings: Settings | None = None, *, user_agent: str = "Flowgate/0.1"):
+    def __init__(self, settings: Settings | None = None, *, user_agent: str = "Flowgate/0.1",
+                 budget_wait: float | None = None):
         self.settings = settings = settings or Settings()
+        self.budget = VendorBudget.from_settings(settings)
+        #: The longest a call waits for a spent vendor budget before RateLimited (the deadline allowing).
+        self.budget_wait = settings.http_max_retry_after if budget_wait is None else budget_wait
         _redact_library_logs()
         self.timeout = (settings.http_connect_timeout, settings.http_read_timeout)
         self.max_retry_after = settings.http_max_retry_after
@@ -269,8 +314,7 @@ class HttpClient:
             # pybreaker's Redis storage reads bytes back: no decode_responses.
             self._redis = redis.Redis.from_url(self.settings.redis_url, socket_timeout=1.0,
                                                socket_connect_timeout=1.0)
-        return pybreaker.CircuitRedisStorage(pybreaker.STATE_CLOSED, self._redis,
-                                             namespace=f"flowgate:circuit:{name}")
+        return _RedisCircuitStorage(pybreaker.STATE_CLOSED, self._redis, namespace=f"flowgate:circuit:{name}")
 
     def circuits(self, names: tuple[str, ...] = tuple(VENDOR_NAMES)) -> dict[str, str]:
         """Each vendor's circuit state: ``closed``, ``open`` or ``half-open`` (for /readyz, /metrics)."""
@@ -325,6 +369,7 @@ class HttpClient:
                 late.never_sent = not reached
                 raise late
             read = read_timeout if left is None else min(read_timeout, left)
+            self._spend_budget(name, vendor, deadline)
             try:
                 response = state.breaker.call(self._attempt, name, method, url, shown, (connect_timeout, read),
                                               kwargs)
@@ -374,6 +419,19 @@ class HttpClient:
                 raise failed.error from None
         return self._finish(response, window_key)
 
+    def _spend_budget(self, name: str, vendor: str, deadline: float | None) -> None:
+        """One call of the vendor's budget, waited for while allowed; else RateLimited (not sent)."""
+        waited = 0.0
+        while (wait := self.budget.take(name)) > 0:
+            left = None if deadline is None else deadline - time.monotonic() - MIN_ATTEMPT_SECONDS
+            if waited + wait > self.budget_wait or (left is not None and wait > left):
+                spent = RateLimited(f"The request budget for {VENDOR_NAMES.get(vendor, name)} "
+                                    f"({self.budget.describe(name)}) is spent for now.",
+                                    retry_after=max(1, round(wait)))
+                raise spent
+            time.sleep(wait)
+            waited += wait
+
     def _retry_status(self, response: requests.Response) -> bool:
         if response.status_code not in RETRY_STATUSES:
             return False
@@ -396,19 +454,25 @@ class HttpClient:
         """One attempt, inside the breaker: raises _Failed for what counts against the circuit."""
         started = time.perf_counter()
         try:
-            response = self._session.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
+            with tracing.vendor_span(name, method, urlsplit(url).path, request_id_var.get()):
+                response = self._session.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
         except requests.exceptions.RequestException as exc:
             error = self._translate(exc, shown, timeout[1])
-            observe_upstream(name, method, type(error).__name__, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            observe_upstream(name, method, type(error).__name__, seconds)
+            note_upstream(name, seconds)
             never_sent = isinstance(exc, requests.exceptions.ConnectTimeout) or (
                 isinstance(exc, requests.exceptions.ConnectionError)
                 and isinstance(_reason(exc), urllib3.exceptions.NewConnectionError))
             raise _Failed(error, never_sent=never_sent) from None
-        observe_upstream(name, method, str(response.status_code), time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        observe_upstream(name, method, str(response.status_code), seconds)
+        note_upstream(name, seconds)
         if log.isEnabledFor(logging.INFO):  # the redacted URL is only worth building for a log line
             log.info("%s %s -> %s in %.1f ms", method, redact_url(response.request.url or url),
-                     response.status_code, (time.perf_counter() - started) * 1000,
-                     extra={"request_id": request_id_var.get()})
+                     response.status_code, seconds * 1000,
+                     extra={"event": "vendor_call", "vendor": name, "method": method,
+                            "status": response.status_code, "duration_ms": round(seconds * 1000, 2)})
         if response.status_code >= 500:
             raise _Failed(response=response)
         return response

@@ -20,6 +20,8 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from gateway.logs import dict_config
+
 __all__ = ["UNDERSCORE_HEADERS", "ServerThread", "gunicorn_options", "run_gunicorn", "serve_in_thread"]
 
 UNDERSCORE_HEADERS = ("client_id", "client_secret", "grant_type", "refresh_token")
@@ -62,7 +64,7 @@ def serve_in_thread(app: Callable[..., Any], host: str = "127.0.0.1", port: int 
 
 def gunicorn_options(bind: str, *, workers: int, threads: int, trust_proxy: bool,
                      log_level: str = "info", timeout: int = 60, worker_class: str = "gthread",
-                     worker_connections: int = 1000) -> dict[str, Any]:
+                     worker_connections: int = 1000, log_format: str = "json") -> dict[str, Any]:
     """gunicorn's settings for one of our servers. ``worker_class`` "gevent" needs the process
     monkey-patched before it imported requests (see ``gateway.cli``, "Why gevent")."""
     options: dict[str, Any] = {
@@ -81,6 +83,8 @@ def gunicorn_options(bind: str, *, workers: int, threads: int, trust_proxy: bool
         "loglevel": log_level.lower(),
         "accesslog": None,
         "errorlog": "-",
+        # gunicorn's lines in the same shape as ours (gateway/logs.py), for the master and workers
+        "logconfig_dict": dict_config(log_level, log_format),
         "forwarder_headers": ",".join(h.upper() for h in UNDERSCORE_HEADERS),
         "forwarded_allow_ips": "*",
         "limit_request_field_size": 16384,

@@ -33,8 +33,9 @@ def test_metrics_count_requests_per_door_and_vendor_calls_per_outcome(gateway_ur
     def grew(name: str, **labels: str) -> float:
         return _sample(after, name, **labels) - _sample(before, name, **labels)
 
-    assert grew("flowgate_requests_total", door="rest", method="GET", status="200") == 1
-    assert grew("flowgate_requests_total", door="rest", method="GET", status="503") == 1
+    record = "GET /v1/record/<path_uuid>"
+    assert grew("flowgate_requests_total", protocol="rest", operation=record, status="200") == 1
+    assert grew("flowgate_requests_total", protocol="rest", operation=record, status="503") == 1
     assert grew("flowgate_upstream_requests_total", vendor="flowize", method="GET", outcome="200") == 1
     # Every attempt counts: the session's gateway tries a GET twice (one retry).
     assert grew("flowgate_upstream_requests_total", vendor="flowize", method="GET",
@@ -43,10 +44,15 @@ def test_metrics_count_requests_per_door_and_vendor_calls_per_outcome(gateway_ur
     assert 'flowgate_circuit_state{vendor="flowize"} 0.0' in after  # closed
 
 
-def test_unknown_methods_do_not_grow_the_label_set(gateway_url):
+def test_unknown_methods_and_paths_do_not_grow_the_label_set(gateway_url):
+    before = requests.get(gateway_url + "/metrics", timeout=5).text
     requests.request("BREW", gateway_url + "/healthz", timeout=5)
+    requests.get(gateway_url + "/v1/no-such-thing-4711", timeout=5)
     text = requests.get(gateway_url + "/metrics", timeout=5).text
-    assert 'method="BREW"' not in text and 'method="other"' in text
+    assert "BREW" not in text and "4711" not in text
+    unmatched = {"protocol": "rest", "operation": "unmatched", "status": "404"}
+    assert _sample(text, "flowgate_requests_total", **unmatched) - _sample(before, "flowgate_requests_total",
+                                                                            **unmatched) == 1
 
 
 def test_public_surface_is_small_and_importable():

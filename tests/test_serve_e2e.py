@@ -131,8 +131,8 @@ def test_metrics_add_up_every_gunicorn_worker(served):
         requests.get(base + "/healthz", timeout=5)
     text = requests.get(base + "/metrics", timeout=5).text
     line = next(ln for ln in text.splitlines()
-                if ln.startswith("flowgate_requests_total{") and 'door="probe"' in ln and 'status="200"' in ln
-                and 'method="GET"' in ln)
+                if ln.startswith("flowgate_requests_total{") and 'protocol="probe"' in ln and 'status="200"' in ln
+                and 'operation="GET /healthz"' in ln)
     assert float(line.rsplit(" ", 1)[1]) >= 30  # whichever worker answered each request
 
 

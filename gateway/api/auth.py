@@ -16,6 +16,7 @@ from flask import current_app, g, request
 
 from gateway.errors import AuthError, Forbidden
 from gateway.flowize_wire import bearer_token
+from gateway.observe import note
 from gateway.store.consumers import SCOPES, Consumer, ConsumerRepository, ip_allowed
 
 __all__ = ["ApiCaller", "authenticate", "caller", "require_scope"]
@@ -52,10 +53,12 @@ def authenticate(consumers: ConsumerRepository) -> ApiCaller:
         raise AuthError(MISSING)
     demo = settings.api_demo_key
     if settings.embedded and demo and hmac.compare_digest(key.encode(), demo.encode()):
+        note(consumer="demo")
         return ApiCaller("demo", frozenset(SCOPES), None, settings.api_rate_limit)
     consumer = consumers.by_key(key)
     if consumer is None:
         raise AuthError(WRONG)
+    note(consumer=consumer.name)
     if not ip_allowed(request.remote_addr or "", consumer.ip_allowlist):
         raise Forbidden("Requests from this address are not allowed for this consumer.")
     return ApiCaller(consumer.name, frozenset(consumer.scopes), consumer, consumer.rate_limit or settings.api_rate_limit)

@@ -150,6 +150,10 @@ class JobEngine:
             log.info("resuming %d job(s)", len(jobs))
         return len(jobs)
 
+    def queue_length(self) -> int:
+        """Tasks waiting in the queue (for /metrics)."""
+        return int(self.huey.pending_count())
+
     def ping(self) -> bool:
         """Can work be queued? (the SQLite queue file or Redis answers) — for /readyz."""
         try:

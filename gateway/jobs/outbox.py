@@ -122,7 +122,9 @@ class OutboxDeliverer(OutboxRunner):
                                       "trying again", delay)
                 return None
             if self.repo.delivered(entry.id, holder, detail):
-                log.info("outbox entry %d (%s) delivered: %s", entry.id, entry.operation, detail)
+                log.info("outbox entry %d (%s) delivered: %s", entry.id, entry.operation, detail,
+                         extra={"event": "outbox", "entry_id": entry.id, "operation": entry.operation,
+                                "outcome": "delivered", "attempts": entry.attempts + 1})
             return None
         finally:
             deadline_var.reset(token)
@@ -158,7 +160,9 @@ class OutboxDeliverer(OutboxRunner):
         error = safe_error(exc, delivery.uri)
         if not isinstance(exc, (UpstreamError, RateLimited)):
             self.repo.dead(entry.id, holder, f"Flowize refused it: {error}")
-            log.warning("outbox entry %d (%s) is a dead letter: %s", entry.id, entry.operation, error)
+            log.warning("outbox entry %d (%s) is a dead letter: %s", entry.id, entry.operation, error,
+                        extra={"event": "outbox", "entry_id": entry.id, "operation": entry.operation,
+                               "outcome": "dead", "attempts": entry.attempts + 1})
             return None
         # Not counted: the gateway did not call the vendor at all (its circuit is open, or busy).
         counted = not isinstance(exc, (CircuitOpen, VendorBusy))
@@ -168,9 +172,14 @@ class OutboxDeliverer(OutboxRunner):
         reason = self._give_up(entry, delivery, exc, attempts)
         if reason is not None:
             self.repo.dead(entry.id, holder, f"{reason}: {error}", counted=counted)
-            log.warning("outbox entry %d (%s) is a dead letter: %s: %s", entry.id, entry.operation, reason, error)
+            log.warning("outbox entry %d (%s) is a dead letter: %s: %s", entry.id, entry.operation, reason, error,
+                        extra={"event": "outbox", "entry_id": entry.id, "operation": entry.operation,
+                               "outcome": "dead", "attempts": attempts})
         else:
             self.repo.retry_later(entry.id, holder, error, delay, counted=counted)
+            log.info("outbox entry %d (%s) not delivered: %s; next try in %.1f s", entry.id, entry.operation, error,
+                     delay, extra={"event": "outbox", "entry_id": entry.id, "operation": entry.operation,
+                                   "outcome": "retry", "attempts": attempts})
         return failure
 
     def _give_up(self, entry: Entry, delivery: Delivery, exc: GatewayError, attempts: int) -> str | None:

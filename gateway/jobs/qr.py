@@ -40,7 +40,6 @@ from gateway.errors import (
     VendorBusy,
 )
 from gateway.http import request_id_var
-from gateway.jobs.budget import VendorBudget
 from gateway.jobs.engine import owner_is_dead_here, worker_owner
 from gateway.qr_rows import (
     MEDIA_TYPES,
@@ -63,14 +62,6 @@ log = logging.getLogger("gateway.jobs")
 BACKOFF = (2.0, 5.0, 15.0, 30.0, 60.0)   # between tries of a batch the vendor failed
 
 
-class Later(Exception):
-    """Nothing to do for this batch for ``seconds`` (a budget to refill, a vendor to wait for)."""
-
-    def __init__(self, seconds: float):
-        super().__init__(seconds)
-        self.seconds = seconds
-
-
 def _options(job: Job) -> QrOptions:
     return parse_options(job.options, job.vendor)   # stored from a checked QrOptions: cannot fail
 
@@ -85,12 +76,11 @@ def _failed(position: int, code: str, message: str) -> dict[str, Any]:
 
 class QrJobRunner:
     def __init__(self, settings: Settings, jobs: JobRepository, flowcode: FlowcodeConnector,
-                 exaroutes: ExaRoutesConnector, budget: VendorBudget, *, owner: str | None = None):
+                 exaroutes: ExaRoutesConnector, *, owner: str | None = None):
         self.settings = settings
         self.jobs = jobs
         self.flowcode = flowcode
         self.exaroutes = exaroutes
-        self.budget = budget
         self.owner = owner or worker_owner()
         self.poll_schedule = parse_schedule(settings.exaroutes_poll_schedule)
 
@@ -124,7 +114,9 @@ class QrJobRunner:
         request_id_var.set(job.request_id)
         if job.status == "queued":
             self.jobs.set_status(job_id, "running")
-            log.info("job %s: running (%s, %d rows)", job_id, job.vendor, job.total)
+            log.info("job %s: running (%s, %d rows)", job_id, job.vendor, job.total,
+                     extra={"event": "job", "job_id": job_id, "status": "running", "vendor": job.vendor,
+                            "rows": job.total})
         if job.cancel_requested:
             self.jobs.cancel_pending(job_id)
         deadline = time.monotonic() + self.settings.jobs_step_seconds
@@ -160,7 +152,9 @@ class QrJobRunner:
         else:
             status = "partial"
         self.jobs.set_status(job_id, status)
-        log.info("job %s: %s (%d done, %d failed of %d)", job_id, status, job.done, job.failed, job.total)
+        log.info("job %s: %s (%d done, %d failed of %d)", job_id, status, job.done, job.failed, job.total,
+                 extra={"event": "job", "job_id": job_id, "status": status, "vendor": job.vendor, "rows": job.total,
+                        "rows_done": job.done, "rows_failed": job.failed})
 
     def _next_rows(self, job: Job) -> list[tuple[int, str, str]]:
         if job.vendor == "flowcode":
@@ -187,18 +181,11 @@ class QrJobRunner:
             if job.vendor == "flowcode":
                 return self._flowcode(job, batch)
             return self._exaroutes(job, batch)
-        except Later as later:
-            return later.seconds
         except (UpstreamError, RateLimited) as exc:
             return self._retry_or_fail(job, batch, exc)
         except GatewayError as exc:
             self._fail_batch(job, batch, _code(exc), exc.message)
             return 0.0
-
-    def _spend(self, vendor: str) -> None:
-        wait = self.budget.take(vendor)
-        if wait > 0:
-            raise Later(wait)
 
     def _retry_or_fail(self, job: Job, batch: Batch, exc: GatewayError) -> float:
         """A vendor failure that may pass: try the batch again later, up to jobs_max_attempts."""
@@ -213,7 +200,9 @@ class QrJobRunner:
             delay = BACKOFF[min(attempts - 1, len(BACKOFF) - 1)]
             self.jobs.update_batch(job.id, batch.seq, attempts=attempts, next_at=time.time() + delay,
                                    error=exc.message)
-            log.warning("job %s batch %d: %s; try %d in %.0f s", job.id, batch.seq, exc.message, attempts + 1, delay)
+            log.warning("job %s batch %d: %s; try %d in %.0f s", job.id, batch.seq, exc.message, attempts + 1, delay,
+                        extra={"event": "job_batch", "job_id": job.id, "batch": batch.seq, "vendor": job.vendor,
+                               "attempts": attempts})
             return delay
         self._fail_batch(job, batch, _code(exc), exc.message)
         return 0.0
@@ -240,7 +229,6 @@ class QrJobRunner:
                                      folder_id=self.settings.flowcode_folder_id or None,
                                      code_name=self._code_name(job, position))
                     for position, _uid, row_json in rows]
-        self._spend("flowcode")
         try:
             created = self.flowcode.bulk_create(payloads)
         except Conflict as exc:
@@ -269,7 +257,6 @@ class QrJobRunner:
         self.jobs.record(job.id, results, batch=(batch.seq, {"state": "done", "error": None}))
 
     def _flowcode_poll(self, job: Job, batch: Batch) -> float:
-        self._spend("flowcode")
         status = self.flowcode.bulk_status(batch.vendor_ref or "")
         if status["status"] == "SUCCESS":
             self._flowcode_made(job, batch, self.jobs.batch_rows(job.id, batch.seq), list(status.get("codes") or []))
@@ -293,7 +280,6 @@ class QrJobRunner:
     def _exaroutes_send(self, job: Job, batch: Batch) -> float:
         options = _options(job)
         rows = [exaroutes_row(_row(row_json), options) for _p, _uid, row_json in self.jobs.batch_rows(job.id, batch.seq)]
-        self._spend("exaroutes")
         submission = self.exaroutes.submit(rows)
         first = self.poll_schedule[0]
         self.jobs.update_batch(job.id, batch.seq, state="submitted", vendor_ref=submission.bulk_id,
@@ -304,7 +290,6 @@ class QrJobRunner:
 
     def _exaroutes_poll(self, job: Job, batch: Batch) -> float:
         bulk_id = batch.vendor_ref or ""
-        self._spend("exaroutes")
         status = self.exaroutes.status(bulk_id)
         if not status.done:
             delay = self.poll_schedule[min(batch.polls + 1, len(self.poll_schedule) - 1)]
@@ -312,7 +297,6 @@ class QrJobRunner:
             return delay
         rows = self.jobs.batch_rows(job.id, batch.seq)
         sent = [{"uid": uid} for _p, uid, _r in rows]
-        self._spend("exaroutes")
         try:
             result = self.exaroutes.download(bulk_id, sent)   # saved in the store before it is parsed
         except NotFound as exc:

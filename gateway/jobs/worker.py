@@ -11,16 +11,17 @@ import ctypes
 import logging
 import os
 
+from gateway import tracing
 from gateway.config import Settings
 from gateway.connectors.exaroutes import ExaRoutesConnector
 from gateway.connectors.flowcode import FlowcodeConnector
 from gateway.connectors.flowize import FlowizeConnector
 from gateway.connectors.flowize_auth import StoreTokenCache
 from gateway.http import HttpClient
-from gateway.jobs.budget import VendorBudget
 from gateway.jobs.engine import JobEngine
 from gateway.jobs.outbox import OutboxDeliverer
 from gateway.jobs.qr import QrJobRunner
+from gateway.logs import configure as configure_logging
 from gateway.store import Store, TokenRepository
 from gateway.store.archives import ArchiveRepository
 from gateway.store.crypto import SecretBox
@@ -38,11 +39,10 @@ def build_worker(settings: Settings, *, migrate: bool = True) -> tuple[JobEngine
     store = Store(settings.effective_database_url)
     if migrate:
         store.migrate()
-    http = HttpClient(settings)
-    budget = VendorBudget(settings.redis_url or "memory://",
-                          {"flowcode": settings.flowcode_rate_limit, "exaroutes": settings.exaroutes_rate_limit})
+    # A spent vendor budget is not waited for in a step: the batch comes back when it has refilled.
+    http = HttpClient(settings, budget_wait=0)
     runner = QrJobRunner(settings, JobRepository(store), FlowcodeConnector.from_settings(http, settings),
-                         ExaRoutesConnector.from_settings(http, settings, ArchiveRepository(store)), budget)
+                         ExaRoutesConnector.from_settings(http, settings, ArchiveRepository(store)))
     box = SecretBox.from_settings(settings)
     flowize = FlowizeConnector(http, settings.flowize_base_url,
                                token_cache=StoreTokenCache(TokenRepository(store, box)),
@@ -71,6 +71,9 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
 def run_worker(settings: Settings) -> None:
     """Run until SIGTERM/SIGINT (blocks)."""
     limit_malloc_arenas()
+    configure_logging(settings.log_level, settings.log_format)
+    if settings.tracing:
+        tracing.configure(settings.tracing, service="flowgate-worker")
     engine, runner, _store = build_worker(settings)
     resumed = engine.sweep()
     log.info("worker %s ready (%d threads, queue %s); %d job(s) resumed", runner.owner, settings.jobs_workers,

@@ -24,6 +24,7 @@ from typing import Protocol
 from gateway.config import Settings
 from gateway.credentials import FlowizeCredentials
 from gateway.errors import AuthError, Forbidden, GatewayError
+from gateway.observe import note
 from gateway.store.consumers import Consumer, ip_allowed
 
 __all__ = ["MISSING", "WRONG", "ConsumerKeys", "CredentialPolicy", "Presented", "consumer_upstream",
@@ -109,6 +110,8 @@ class CredentialPolicy:
         consumer = self.consumers.by_key(presented.secret)
         if consumer is not None and presented.style == "client" and consumer.name != presented.client_id:
             return None
+        if consumer is not None:
+            note(consumer=consumer.name)
         return consumer
 
     def resolve(self, presented: Presented, client_ip: str) -> FlowizeCredentials | None:

@@ -166,7 +166,8 @@ class Outbox:
                                  request_id=request_id_var.get(), actor="gateway", detail=detail)
         self.wake(max(0.0, due - time.time()))
         log.info("%s queued as outbox entry %d (%s)", operation, entry_id, "behind earlier writes" if exc is None
-                    else type(exc).__name__)
+                 else type(exc).__name__, extra={"event": "outbox", "entry_id": entry_id, "operation": operation,
+                                                 "outcome": "queued", "attempts": 0})
         return queued_outcome(entry_id, operation, uuid, behind=exc is None)
 
     def wake(self, delay: float = 0.0) -> None:

@@ -86,7 +86,8 @@ class QrJobOperations:
             log.exception("job %s: could not queue its first step; the worker's sweep will", job_id)
         job = self.jobs.get(job_id)
         assert job is not None
-        log.info("job %s: queued (%s, %d rows) for %s", job_id, job.vendor, job.total, consumer)
+        log.info("job %s: queued (%s, %d rows) for %s", job_id, job.vendor, job.total, consumer,
+                 extra={"event": "job", "job_id": job_id, "status": "queued", "vendor": job.vendor, "rows": job.total})
         return job, True
 
     def get(self, job_id: str, consumer: str | None) -> Job:

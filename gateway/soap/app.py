@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from gateway.config import Settings
+from gateway.observe import note
 from gateway.operations.credentials import CredentialPolicy
 from gateway.operations.flowize import FlowizeOperations
 from gateway.soap.envelope import EnvelopeError, parse_envelope
@@ -82,7 +83,7 @@ class SoapFrontDoor:
             return _reply(start_response, "405 Method Not Allowed", "text/plain; charset=utf-8",
                           b"Use POST for SOAP calls and GET ?wsdl for the WSDL.\n", [("Allow", "GET, HEAD, POST")])
 
-        # The app's RequestId middleware chose it (and echoes it, and sets the context variable).
+        # The app's Observe middleware chose it (and echoes it, and sets the context variable).
         request_id = environ.get("flowgate.request_id") or uuid.uuid4().hex
         guessed = "1.2" if "soap+xml" in environ.get("CONTENT_TYPE", "") else "1.1"
         try:
@@ -95,6 +96,7 @@ class SoapFrontDoor:
             return _reply(start_response, status, _CONTENT_TYPES[guessed],
                           fault_envelope(fault, guessed))
 
+        note(operation=parsed.operation)
         call = SoapCall(self.operations, self._client_ip(environ), request_id, parsed.access_token,
                         self.settings.soap_webhook_success_as_fault, self.credentials)
         status, headers, body = self.spyne[parsed.version].handle(parsed, call)

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway.store.db import Store
 from gateway.store.models import QrJob, QrJobBatch, QrJobRow
 
-__all__ = ["ACTIVE", "TERMINAL", "Batch", "Job", "JobRepository", "ResultRow"]
+__all__ = ["ACTIVE", "TERMINAL", "Batch", "Job", "JobFigures", "JobRepository", "ResultRow"]
 
 TERMINAL = ("succeeded", "partial", "failed", "cancelled")
 ACTIVE = ("queued", "running")
@@ -85,6 +85,16 @@ def _job(row: QrJob) -> Job:
 def _batch(row: QrJobBatch) -> Batch:
     return Batch(row.job_id, row.seq, row.first_position, row.last_position, row.state, row.vendor_ref,
                  row.attempts, row.polls, row.next_at, bool(row.quota_reached), row.error)
+
+
+@dataclass(frozen=True)
+class JobFigures:
+    """Every job at a glance, for /metrics."""
+
+    by_status: dict[str, int]
+    oldest_waiting: float | None   # created_at of the oldest queued or running job
+    rows_done: int
+    rows_failed: int
 
 
 class JobRepository:
@@ -337,6 +347,19 @@ class JobRepository:
                                 .values(**batch[1]))
             session.execute(update(QrJob).where(QrJob.id == job_id).values(
                 done=QrJob.done + done, failed=QrJob.failed + failed, updated_at=time.time()))
+
+    def figures(self) -> JobFigures:
+        with self.store.session() as session:
+            by_status: dict[str, int] = {}
+            done = failed = 0
+            for status, jobs, job_done, job_failed in session.execute(
+                    select(QrJob.status, func.count(), func.sum(QrJob.done), func.sum(QrJob.failed))
+                    .group_by(QrJob.status)):
+                by_status[status] = int(jobs)
+                done += int(job_done or 0)
+                failed += int(job_failed or 0)
+            oldest = session.scalar(select(func.min(QrJob.created_at)).where(QrJob.status.in_(("queued", "running"))))
+        return JobFigures(by_status, oldest, done, failed)
 
     def counts(self, job_id: str) -> dict[str, int]:
         with self.store.session() as session:

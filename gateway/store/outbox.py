@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, aliased
 from gateway.store.db import Store
 from gateway.store.models import OutboxEntry, OutboxEvent
 
-__all__ = ["PARKED", "STATES", "UNDELIVERED", "Entry", "Event", "OutboxRepository"]
+__all__ = ["PARKED", "STATES", "UNDELIVERED", "Entry", "Event", "OutboxFigures", "OutboxRepository"]
 
 STATES = ("pending", "delivering", "delivered", "dead", "dropped")
 #: States that hold back later writes of the same record: a dead letter too, until retried or dropped.
@@ -98,6 +98,14 @@ def _due(now: float) -> Any:
 
 def _clip(text: str | None) -> str | None:
     return None if text is None else text[:MAX_ERROR]
+
+
+@dataclass(frozen=True)
+class OutboxFigures:
+    """The outbox at a glance, for /metrics."""
+
+    by_state: dict[str, int]
+    oldest_pending: float | None   # created_at of the oldest entry not yet delivered nor given up
 
 
 class OutboxRepository:
@@ -268,6 +276,12 @@ class OutboxRepository:
         with self.store.session() as session:
             return {state: int(n) for state, n in session.execute(
                 select(OutboxEntry.state, func.count()).group_by(OutboxEntry.state))}
+
+    def figures(self) -> OutboxFigures:
+        with self.store.session() as session:
+            oldest = session.scalar(select(func.min(OutboxEntry.created_at))
+                                    .where(OutboxEntry.state.in_(("pending", "delivering"))))
+        return OutboxFigures(self.counts(), oldest)
 
     def retry(self, entry_id: int, actor: str) -> bool:
         """A dead letter back to pending, due now, its attempts counted afresh; False if not dead."""

@@ -42,12 +42,12 @@ def get_record(inner: str) -> str:
 def door(sandbox_url):
     """The SOAP door alone (with the request-id middleware every app has), over the sandbox, on a
     loopback HTTP server."""
-    from gateway.app import RequestId
+    from gateway.observe import Observe
 
     settings = Settings(http_retries=0)
     client = HttpClient(settings)
     soap = create_soap_app(FlowizeOperations(FlowizeConnector(client, sandbox_url)), settings)
-    server = serve_in_thread(RequestId(soap))
+    server = serve_in_thread(Observe(soap))
     server.soap = soap
     yield server
     server.shutdown()
