@@ -89,11 +89,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.get("/readyz")
     def readyz():
         # Not ready while the store is down or a vendor's circuit is open: a load balancer should
-        # send clients to a gateway that can serve them (docs/reliability.md).
+        # send clients to a gateway that can serve them (docs/reliability.md). With ?circuits=report
+        # the circuits are listed but do not count: where they are shared through Redis, every
+        # gateway has the same, and one vendor's outage must not take every gateway out of a
+        # Service (docs/operations.md).
         circuits = services.http.circuits()
-        checks = {"database": services.store.ping(), "task_engine": services.jobs.engine.ping(),
-                  **{f"circuit:{vendor}": state != "open" for vendor, state in circuits.items()}}
-        ready = all(checks.values())
+        circuit_checks = {f"circuit:{vendor}": state != "open" for vendor, state in circuits.items()}
+        checks = {"database": services.store.ping(), "task_engine": services.jobs.engine.ping(), **circuit_checks}
+        counted = checks if request.args.get("circuits") != "report" else {
+            k: v for k, v in checks.items() if k not in circuit_checks}
+        ready = all(counted.values())
         return jsonify({"status": "ready" if ready else "not ready", "checks": checks,
                         "circuits": circuits}), 200 if ready else 503
 

@@ -1,6 +1,7 @@
 """The one HTTP client for every outbound vendor call.
 
-A ``requests.Session`` with connection pooling, and around every call the policies a gateway owes
+Connection pools (gateway/transport.py: urllib3 underneath, ``requests.Response`` on top), and
+around every call the policies a gateway owes
 the services in front of it, per vendor (``Settings.vendor_policies`` overrides the defaults):
 
 * **timeouts** always on, and one **deadline** per client request (``deadline_var``, set by the
@@ -46,7 +47,6 @@ import pybreaker
 import requests
 import tenacity
 import urllib3
-from requests.adapters import HTTPAdapter
 
 from gateway import tracing
 from gateway.budget import VendorBudget
@@ -63,6 +63,7 @@ from gateway.errors import (
 from gateway.metrics import observe_circuit, observe_upstream
 from gateway.observe import current_request_id, note_upstream, request_id_var
 from gateway.redact import redact_text, redact_url
+from gateway.transport import Transport
 
 __all__ = ["HttpClient", "VendorPolicy", "current_request_id", "deadline_var", "request_id_var"]
 # request_id_var and current_request_id live in gateway.observe (the front door sets them); they are
@@ -111,33 +112,6 @@ def _redact_library_logs() -> None:
 def _shown(vendor: str, method: str, url: str) -> str:
     """``Vendor METHOD /path`` for messages a client may see: no host, no query, no credential."""
     return f"{VENDOR_NAMES.get(vendor, vendor or 'the vendor')} {method} {urlsplit(url).path or '/'}"
-
-
-def _no_netrc(request: Any) -> Any:
-    return request
-
-
-class _Session(requests.Session):
-    """requests re-reads proxy, no_proxy and CA-bundle variables from the environment on every call
-    (about 0.5 ms each on loopback, measured); they do not change while we run, so the result is kept
-    per scheme and host."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._env_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
-        # Vendor credentials come from settings, never ~/.netrc; a no-op auth also spares requests a
-        # look for that file on every call.
-        self.auth = _no_netrc
-
-    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
-        if proxies:
-            return super().merge_environment_settings(url, proxies, stream, verify, cert)
-        parts = urlsplit(url)
-        key = (parts.scheme, parts.netloc, stream, verify, cert)
-        cached = self._env_cache.get(key)
-        if cached is None:
-            cached = self._env_cache[key] = super().merge_environment_settings(url, proxies, stream, verify, cert)
-        return {**cached, "proxies": dict(cached["proxies"])}
 
 
 @dataclass
@@ -278,21 +252,16 @@ class HttpClient:
         self.timeout = (settings.http_connect_timeout, settings.http_read_timeout)
         self.max_retry_after = settings.http_max_retry_after
         self._busy_wait = settings.vendor_busy_wait
-        self._session = _Session()
         # Retries are ours (one place for the deadline, the breaker and per-attempt metrics):
-        # urllib3 makes exactly one attempt.
-        adapter = HTTPAdapter(pool_connections=settings.http_pool_size, pool_maxsize=settings.http_pool_size,
-                              max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
-        self._session.headers["User-Agent"] = user_agent
+        # the transport makes exactly one attempt.
+        self._transport = Transport(pool_size=settings.http_pool_size, user_agent=user_agent)
         self._vendors: dict[str, _Vendor] = {}
         self._windows: dict[str, _Window] = {}
         self._lock = threading.Lock()
         self._redis: Any = None
 
     def close(self) -> None:
-        self._session.close()
+        self._transport.close()
 
     # -- per-vendor state ------------------------------------------------------------------------
     def vendor(self, name: str) -> _Vendor:
@@ -330,7 +299,7 @@ class HttpClient:
     def send(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
              params: Mapping[str, Any] | None = None, json: Any = None, data: Any = None,
              timeout: float | tuple[float, float] | None = None, retry: bool | None = None,
-             auth: Any = None, vendor: str = "") -> requests.Response:
+             vendor: str = "") -> requests.Response:
         """Send one request and return the response, whatever its status.
 
         Raises UpstreamTimeout / UpstreamUnavailable / UpstreamError when no usable response came
@@ -357,7 +326,7 @@ class HttpClient:
             connect_timeout, read_timeout = policy.connect_timeout, policy.read_timeout
         deadline = deadline_var.get()
         shown = _shown(vendor, method, url)
-        kwargs = {"headers": headers, "params": params, "json": json, "data": data, "auth": auth}
+        kwargs = {"headers": headers, "params": params, "json": json, "data": data}
 
         reached = False  # did any attempt reach the vendor? Then a failed write may have been made.
 
@@ -455,15 +424,14 @@ class HttpClient:
         started = time.perf_counter()
         try:
             with tracing.vendor_span(name, method, urlsplit(url).path, request_id_var.get()):
-                response = self._session.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
-        except requests.exceptions.RequestException as exc:
+                response = self._transport.request(method, url, timeout=timeout, **kwargs)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
             error = self._translate(exc, shown, timeout[1])
             seconds = time.perf_counter() - started
             observe_upstream(name, method, type(error).__name__, seconds)
             note_upstream(name, seconds)
-            never_sent = isinstance(exc, requests.exceptions.ConnectTimeout) or (
-                isinstance(exc, requests.exceptions.ConnectionError)
-                and isinstance(_reason(exc), urllib3.exceptions.NewConnectionError))
+            # No connection was made (refused, no such host, connect timeout): nothing reached the vendor.
+            never_sent = isinstance(exc, urllib3.exceptions.ConnectTimeoutError)
             raise _Failed(error, never_sent=never_sent) from None
         seconds = time.perf_counter() - started
         observe_upstream(name, method, str(response.status_code), seconds)
@@ -478,10 +446,14 @@ class HttpClient:
         return response
 
     @staticmethod
-    def _translate(exc: requests.exceptions.RequestException, shown: str, read_timeout: float) -> GatewayError:
-        if isinstance(exc, requests.exceptions.Timeout):
+    def _translate(exc: Exception, shown: str, read_timeout: float) -> GatewayError:
+        # urllib3 makes NewConnectionError (refused, no such host) a kind of ConnectTimeoutError.
+        if isinstance(exc, urllib3.exceptions.NewConnectionError):
+            return UpstreamUnavailable(f"{shown}: connection failed")
+        if isinstance(exc, urllib3.exceptions.TimeoutError):
             return UpstreamTimeout(f"{shown}: no answer within {read_timeout:g} s")
-        if isinstance(exc, requests.exceptions.ConnectionError):
+        if isinstance(exc, (urllib3.exceptions.ProtocolError, urllib3.exceptions.SSLError,
+                            urllib3.exceptions.ProxyError, OSError)):
             return UpstreamUnavailable(f"{shown}: connection failed")
         return UpstreamError(f"{shown}: the request failed")
 
@@ -523,11 +495,6 @@ class HttpClient:
                 now = time.monotonic()
                 self._windows = {k: w for k, w in self._windows.items() if w.reset_at > now}
                 self._windows[key] = window
-
-
-def _reason(exc: requests.exceptions.RequestException) -> Any:
-    inner = exc.args[0] if exc.args else None
-    return getattr(inner, "reason", inner)
 
 
 def _response_of(outcome: tenacity.RetryCallState) -> requests.Response | None:

@@ -22,7 +22,8 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from gateway.logs import dict_config
 
-__all__ = ["UNDERSCORE_HEADERS", "ServerThread", "gunicorn_options", "run_gunicorn", "serve_in_thread"]
+__all__ = ["UNDERSCORE_HEADERS", "ServerThread", "gateway_options", "gunicorn_options", "run_gunicorn",
+           "serve_in_thread"]
 
 UNDERSCORE_HEADERS = ("client_id", "client_secret", "grant_type", "refresh_token")
 
@@ -64,7 +65,8 @@ def serve_in_thread(app: Callable[..., Any], host: str = "127.0.0.1", port: int 
 
 def gunicorn_options(bind: str, *, workers: int, threads: int, trust_proxy: bool,
                      log_level: str = "info", timeout: int = 60, worker_class: str = "gthread",
-                     worker_connections: int = 1000, log_format: str = "json") -> dict[str, Any]:
+                     worker_connections: int = 1000, log_format: str = "json",
+                     graceful_timeout: float = 5) -> dict[str, Any]:
     """gunicorn's settings for one of our servers. ``worker_class`` "gevent" needs the process
     monkey-patched before it imported requests (see ``gateway.cli``, "Why gevent")."""
     options: dict[str, Any] = {
@@ -76,7 +78,8 @@ def gunicorn_options(bind: str, *, workers: int, threads: int, trust_proxy: bool
         # worker stops accepting and new ones wait in the listen queue, so memory stays bounded.
         "worker_connections": worker_connections,
         "timeout": timeout,
-        "graceful_timeout": 5,      # SIGTERM -> everything gone well inside 10 s
+        # SIGTERM: in-flight requests get this long to finish; an idle server stops at once.
+        "graceful_timeout": graceful_timeout,
         # Also the time a client gets to send a request's headers on the gevent worker (its parser
         # runs under a keepalive-long gevent.Timeout); the body's time is gateway.guard's.
         "keepalive": 5,
@@ -94,6 +97,17 @@ def gunicorn_options(bind: str, *, workers: int, threads: int, trust_proxy: bool
     if not trust_proxy:
         options["secure_scheme_headers"] = {}
     return options
+
+
+def gateway_options(settings: Any) -> dict[str, Any]:
+    """gunicorn's settings for the gateway, from its Settings (docs/deploy.md explains each).
+
+    ``graceful_timeout`` outlasts the request deadline: a restart lets a request that is waiting on
+    a slow vendor finish instead of cutting it (an idle gateway still stops at once)."""
+    return gunicorn_options(f"{settings.host}:{settings.port}", workers=settings.workers, threads=settings.threads,
+                            trust_proxy=settings.trust_proxy, log_level=settings.log_level,
+                            worker_class=settings.worker_class, worker_connections=settings.worker_connections,
+                            log_format=settings.log_format, graceful_timeout=settings.request_deadline + 5)
 
 
 def run_gunicorn(app_factory: Callable[[], Any], options: dict[str, Any]) -> None:

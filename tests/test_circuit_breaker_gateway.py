@@ -42,6 +42,9 @@ def test_an_outage_opens_the_circuit_and_41_calls_cost_the_vendor_a_handful(gate
     ready = http.get(gateway.url + "/readyz", timeout=5)
     assert ready.status_code == 503
     assert ready.json()["circuits"]["flowize"] == "open" and ready.json()["checks"]["circuit:flowize"] is False
+    # Where circuits are shared by every gateway (Redis), a probe may ask for them to be reported only.
+    reported = http.get(gateway.url + "/readyz?circuits=report", timeout=5)
+    assert reported.status_code == 200 and reported.json()["checks"]["circuit:flowize"] is False
 
     soap = http.post(gateway.url + "/v1/soap", data=GET_RECORD, timeout=10,
                      headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'})
