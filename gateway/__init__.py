@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway import _compat
 from gateway.config import Settings, SettingsError
 
 __all__ = ["HttpClient", "Settings", "SettingsError", "__version__", "create_app"]
 __version__ = "0.1.0"
+_compat.install()  # before anything imports spyne
 
 
 def __getattr__(name: str) -> Any:

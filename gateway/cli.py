@@ -4,8 +4,10 @@
                         in embedded mode (the default) the sandbox starts beside it on :8081
     flowgate sandbox    the vendor sandbox alone
     flowgate worker     run bulk-job steps (embedded: `serve` starts one; at scale run many, anywhere)
+    flowgate doctor     check settings, database, Redis, the task queue and the vendors (gateway/doctor.py)
     flowgate migrate    bring the database schema up to date
-    flowgate config     print the effective settings, secrets masked
+    flowgate config     print the effective settings, secrets masked; --reference: every setting, as
+                        Markdown generated from the Settings class (gateway/settings_doc.py)
     flowgate secret-key print a new key for GATEWAY_SECRET_KEY (seals the secrets kept in the store)
     flowgate consumer   add / list / revoke REST consumers (gateway-held mode, docs/rest.md)
     flowgate outbox     list / show / retry / drop store-and-forward entries (docs/outbox.md)
@@ -130,20 +132,14 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     bind = f"{settings.sandbox_host}:{settings.sandbox_port}"
     run_gunicorn(lambda: create_sandbox_app(settings),
                  gunicorn_options(bind, workers=1, threads=max(settings.threads, 8), trust_proxy=False,
-                                  log_level=settings.log_level))
+                                  log_level=settings.log_level, log_format=settings.log_format))
     return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    import logging
-
     from gateway.jobs.worker import run_worker
 
-    settings = _settings(args)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("huey", "alembic"):  # their start-up chatter says nothing an operator needs
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
-    run_worker(settings)
+    run_worker(_settings(args))   # its logging: gateway/logs.py
     return 0
 
 
@@ -168,7 +164,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from flask import Flask
 
     from gateway.app import create_app
-    from gateway.server import gunicorn_options, run_gunicorn
+    from gateway.server import gateway_options, run_gunicorn
 
     _migrate(settings).dispose()  # once, before the workers fork
     if settings.rest_rate_limit_storage.startswith("memory") and settings.workers > 1:
@@ -192,10 +188,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if sandbox is not None:
             print(banner, flush=True)
 
-    options = gunicorn_options(f"{settings.host}:{settings.port}", workers=settings.workers,
-                               threads=settings.threads, trust_proxy=settings.trust_proxy,
-                               log_level=settings.log_level, worker_class=settings.worker_class,
-                               worker_connections=settings.worker_connections)
+    options = gateway_options(settings)
     built: list[Flask] = []  # in a worker process: the app it loaded
 
     def load() -> Flask:
@@ -263,6 +256,11 @@ def cmd_secret_key(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
+    if args.reference:  # from the code alone: it must work while a setting is bad
+        from gateway.settings_doc import settings_reference
+
+        print(settings_reference(), end="")
+        return 0
     print(json.dumps(_settings(args).redacted(), indent=2))
     return 0
 
@@ -374,7 +372,12 @@ def cmd_consumer(args: argparse.Namespace) -> int:
 
 
 def _consumer_parser(sub: Any) -> None:
-    consumer = sub.add_parser("consumer", help="manage REST consumers (gateway-held mode)")
+    consumer = sub.add_parser(
+        "consumer", help="add, list or revoke REST consumers and their keys", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Add, list or revoke the consumers of the REST doors (/v1/ in gateway-held mode, and /api/),\n"
+                    "in the settings' database; keys are stored hashed and shown once, at `add`. Upstream\n"
+                    "secrets are never taken from the command line: give --upstream-api-key - (standard\n"
+                    "input) or --upstream-api-key-file PATH (docs/rest.md).")
     consumer.add_argument("action", choices=("add", "list", "revoke"))
     consumer.add_argument("name", nargs="?", default="")
     consumer.add_argument("--upstream-style", choices=("apikey", "url", "oauth"),
@@ -410,33 +413,172 @@ def _prepare_serve() -> None:
         monkey.patch_all()  # the same arguments as gunicorn's worker, so its call adds nothing
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["serve"]:
-        _prepare_serve()
-    parser = argparse.ArgumentParser(prog="flowgate", description="SOAP/REST integration gateway")
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the gateway (and, in embedded mode, the sandbox)")
+DESCRIPTION = """\
+Flowgate is a SOAP/REST integration gateway. Legacy systems that speak the Flowize SOAP envelopes
+(PHP SoapClient, JAX-WS, .NET, SoapUI...) and REST consumers call it; it turns every call into
+requests to the vendors' REST APIs (Flowize, Flowcode, ExaRoutes, Flow events, Flowbox), with
+timeouts, retries, rate-limit awareness and one error model. A sandbox of each vendor API ships with
+it, so everything also runs offline. `flowgate COMMAND --help` tells a command's options."""
+
+#: The commands as `flowgate --help` lists them: (heading, ((command, what it does), ...)).
+COMMAND_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    ("Run", (
+        ("serve", "the gateway under gunicorn; embedded mode also starts the sandbox and a worker"),
+        ("worker", "run bulk-job and outbox steps (as many as needed, on any machine of the deployment)"),
+        ("sandbox", "the vendor sandbox alone (emulated vendor APIs, seeded with demo data)"),
+    )),
+    ("Set up and check", (
+        ("doctor", "check settings, database, Redis, the task queue and the vendors; exit 1 on a problem"),
+        ("migrate", "bring the database schema up to date"),
+        ("config", "print the effective settings, secrets masked (--reference: every setting)"),
+        ("secret-key", "print a new key for GATEWAY_SECRET_KEY"),
+    )),
+    ("Administer (on the settings' database; works while the gateway is down)", (
+        ("consumer", "add, list or revoke REST consumers and their keys"),
+        ("outbox", "list, show, retry or drop store-and-forward entries"),
+    )),
+    ("The /api/ facade from a terminal (HTTP client of a running gateway: --url, --key, --json)", (
+        ("qr", "create one QR code, or submit a bulk job from a CSV or NDJSON file"),
+        ("jobs", "list, show, cancel bulk QR jobs; fetch their results"),
+        ("events", "Flow events sessions: list, registrants, register, reports"),
+        ("feed", "a Flowbox feed's posts"),
+    )),
+)
+SUMMARY = {name: what for _, commands in COMMAND_GROUPS for name, what in commands}
+
+EPILOG = """\
+ENVIRONMENT
+  GATEWAY_*        every setting, e.g. GATEWAY_PORT=8080, GATEWAY_EMBEDDED=0,
+                   GATEWAY_DATABASE_URL=postgresql+psycopg://..., GATEWAY_REDIS_URL=redis://...,
+                   GATEWAY_FLOWIZE_BASE_URL=https://cloud-api.flowize.com. Validated at start: a bad
+                   value is named in one line (exit 2). `flowgate config` prints the effective ones.
+  GATEWAY_CONFIG   a YAML file of settings by lower-case name (port: 8080); the environment wins.
+  GATEWAY_*_FILE   a secret setting read from a file, as container and systemd secrets are mounted:
+                   GATEWAY_FLOWIZE_CLIENT_SECRET_FILE=/run/secrets/flowize (one trailing newline dropped).
+  FLOWGATE_URL, FLOWGATE_API_KEY
+                   the gateway and consumer key of qr, jobs, events and feed (default
+                   http://127.0.0.1:8080 and the demo key).
+  Every setting, its default and what it does: docs/operations.md (flowgate config --reference).
+
+FILES
+  var/             GATEWAY_DATA_DIR, relative to the working directory: flowgate.db (the SQLite store,
+                   unless GATEWAY_DATABASE_URL), tasks.db (the job queue, unless GATEWAY_REDIS_URL),
+                   sandbox.db, metrics/. Database files are created 0600.
+  var/secret.key   the key sealing the secrets kept in the store when GATEWAY_SECRET_KEY is unset;
+                   made 0600 on first use. Back it up with the database: without it they are unreadable.
+
+EXAMPLES
+  flowgate serve                     what `make run` runs: the gateway on 127.0.0.1:8080, the sandbox
+                                     on :8081 and a worker; prints demo credentials and calls to paste
+  GATEWAY_EMBEDDED=0 flowgate serve  production: the gateway alone, vendors at GATEWAY_*_BASE_URL
+  flowgate worker                    run bulk jobs; start more, on any machine sharing the store
+  flowgate doctor                    before starting, or when something is wrong: one line per check
+  flowgate migrate                   upgrade the schema after installing a new Flowgate
+  flowgate jobs list                 the bulk QR jobs of the gateway at FLOWGATE_URL
+
+EXIT STATUS
+  0   success; doctor: no check failed (warnings allowed)
+  1   the command failed: the gateway or the store answered an error, doctor found a problem,
+      a waited-for job failed
+  2   a usage error or a bad setting (one line on stderr names it)
+  3   qr submit --wait: the job finished with some rows failed
+
+SEE ALSO
+  README.md; docs/operations.md (settings reference, metrics, runbooks), docs/deploy.md,
+  docs/serving.md, docs/jobs.md, docs/outbox.md, docs/rest.md, docs/api.md, docs/sandbox.md,
+  docs/reliability.md"""
+
+MANPAGE = argparse.RawDescriptionHelpFormatter
+
+
+def _commands_text(parsers: dict[str, argparse.ArgumentParser]) -> str:
+    """The COMMANDS section, one line a command under its heading. A command added without a place
+    in COMMAND_GROUPS still appears, under "Other", with its description's first line."""
+    unplaced = tuple((name, ((parser.description or "").strip().splitlines() or [""])[0])
+                     for name, parser in parsers.items() if name not in SUMMARY)
+    width = max(map(len, parsers)) + 2
+    lines = ["COMMANDS"]
+    for heading, commands in (*COMMAND_GROUPS, ("Other", unplaced)):
+        present = [(name, what) for name, what in commands if name in parsers]
+        if present:
+            lines.append(f"  {heading}")
+            lines += [f"    {name:<{width}}{what}" for name, what in present]
+    return "\n".join(lines)
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """``flowgate``'s parser, and each command's parser by name."""
+    parser = argparse.ArgumentParser(prog="flowgate", usage="%(prog)s [-h] COMMAND [OPTIONS...]",
+                                     epilog=EPILOG, formatter_class=MANPAGE)
+    # The commands are listed by hand, grouped, in the description; argparse's flat list is hidden.
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", help=argparse.SUPPRESS,
+                                prog="flowgate")
+
+    def command(name: str, description: str, **kw: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=SUMMARY[name], description=description, formatter_class=MANPAGE, **kw)
+
+    serve = command("serve", "Run the gateway under gunicorn on GATEWAY_HOST:GATEWAY_PORT (127.0.0.1:8080).\n\n"
+                             "It migrates the database first. In embedded mode (GATEWAY_EMBEDDED=1, the default)\n"
+                             "it also starts the vendor sandbox on GATEWAY_SANDBOX_PORT (8081) and one job\n"
+                             "worker, and prints demo credentials. SIGTERM or Ctrl-C stops all of them.")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int)
     serve.add_argument("--no-sandbox", action="store_true", help="do not start the embedded sandbox")
     serve.add_argument("--no-worker", action="store_true", help="do not start the embedded job worker")
     serve.set_defaults(func=cmd_serve)
-    worker = sub.add_parser("worker", help="run bulk-job workers (Huey: SQLite embedded, Redis with GATEWAY_REDIS_URL)")
-    worker.set_defaults(func=cmd_worker)
-    sandbox = sub.add_parser("sandbox", help="run the vendor sandbox alone")
+    command("worker", "Run bulk-job and outbox steps with Huey: its queue is SQLite in GATEWAY_DATA_DIR, or\n"
+                      "Redis with GATEWAY_REDIS_URL (then run workers on as many machines as needed). A job's\n"
+                      "state is in the database, so a killed worker's jobs are resumed by the next one\n"
+                      "(docs/jobs.md). Runs until SIGTERM or Ctrl-C.").set_defaults(func=cmd_worker)
+    sandbox = command("sandbox", "Run the vendor sandbox alone: Flowize /v1, Flowcode /v4, ExaRoutes /api/qr, Flow\n"
+                                 "events /api/v1, Flowbox /public/feed and its control API /_sandbox\n"
+                                 "(docs/sandbox.md). Needs the sandbox extra: pip install 'flowgate[sandbox]'.")
     sandbox.add_argument("--port", type=int)
     sandbox.set_defaults(func=cmd_sandbox)
-    sub.add_parser("migrate", help="upgrade the database schema").set_defaults(func=cmd_migrate)
-    sub.add_parser("config", help="print the effective settings, secrets masked").set_defaults(func=cmd_config)
-    sub.add_parser("secret-key", help="print a new key for GATEWAY_SECRET_KEY").set_defaults(func=cmd_secret_key)
+    doctor = command("doctor", "Check that this machine's setup can serve, with the settings the gateway would\n"
+                               "load: the settings, the database and its schema revision, Redis (when set), the\n"
+                               "task queue, the secret key, and each vendor's base URL (TCP, then one HTTP request;\n"
+                               "any HTTP answer counts). One line per check, `ok`, `warn` or `FAIL`, with what to\n"
+                               "do; every check times out within seconds. Exit 0 when no check failed, else 1.")
+    doctor.add_argument("--json", action="store_true", help="the results as JSON")
+    doctor.set_defaults(func=cmd_doctor)
+    command("migrate", "Bring the database schema to the latest revision (GATEWAY_DATABASE_URL, else the\n"
+                       "SQLite file in GATEWAY_DATA_DIR) and seal secrets stored before sealing existed.\n"
+                       "`flowgate serve` does it at start too.").set_defaults(func=cmd_migrate)
+    config = command("config", "Print the effective settings (defaults, GATEWAY_CONFIG, then the environment) as\n"
+                               "JSON, secrets masked. With --reference: every setting, its default and what it\n"
+                               "does, as the Markdown of docs/operations.md.")
+    config.add_argument("--reference", action="store_true",
+                        help="print the reference of all settings (Markdown) instead")
+    config.set_defaults(func=cmd_config)
+    command("secret-key", "Print a new Fernet key for GATEWAY_SECRET_KEY, which seals the secrets kept in the\n"
+                          "store. Machines sharing a database must share the key.").set_defaults(func=cmd_secret_key)
     _consumer_parser(sub)
     from gateway import outbox_cli  # the store-and-forward outbox, on the settings' database
 
     outbox_cli.add_parser(sub)
     from gateway import terminal  # qr, jobs, events, feed: the REST facade from a terminal
     terminal.add_parsers(sub)
+    parsers: dict[str, argparse.ArgumentParser] = dict(sub.choices)
+    for name, command_parser in parsers.items():
+        if not command_parser.description:  # a command group of gateway/terminal.py: its summary
+            command_parser.description = SUMMARY.get(name, "")
+    parser.description = DESCRIPTION + "\n\n" + _commands_text(parsers)
+    return parser, parsers
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from gateway.doctor import cmd_doctor as doctor
+
+    return doctor(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["serve"]:
+        _prepare_serve()
+    parser, _ = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

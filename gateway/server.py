@@ -14,6 +14,7 @@ See docs/flowize-decisions.md, "Headers with underscores".
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -66,7 +67,7 @@ def serve_in_thread(app: Callable[..., Any], host: str = "127.0.0.1", port: int 
 def gunicorn_options(bind: str, *, workers: int, threads: int, trust_proxy: bool,
                      log_level: str = "info", timeout: int = 60, worker_class: str = "gthread",
                      worker_connections: int = 1000, log_format: str = "json",
-                     graceful_timeout: float = 5) -> dict[str, Any]:
+                     graceful_timeout: int = 5) -> dict[str, Any]:
     """gunicorn's settings for one of our servers. ``worker_class`` "gevent" needs the process
     monkey-patched before it imported requests (see ``gateway.cli``, "Why gevent")."""
     options: dict[str, Any] = {
@@ -107,7 +108,7 @@ def gateway_options(settings: Any) -> dict[str, Any]:
     return gunicorn_options(f"{settings.host}:{settings.port}", workers=settings.workers, threads=settings.threads,
                             trust_proxy=settings.trust_proxy, log_level=settings.log_level,
                             worker_class=settings.worker_class, worker_connections=settings.worker_connections,
-                            log_format=settings.log_format, graceful_timeout=settings.request_deadline + 5)
+                            log_format=settings.log_format, graceful_timeout=math.ceil(settings.request_deadline) + 5)
 
 
 def run_gunicorn(app_factory: Callable[[], Any], options: dict[str, Any]) -> None:

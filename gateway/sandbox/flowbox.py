@@ -43,6 +43,7 @@ __all__ = ["DEFAULT_POSTS_PER_PAGE", "MAX_POSTS_PER_PAGE", "error_body", "http_e
 PREFIX = "/public/"
 DEFAULT_POSTS_PER_PAGE = 29
 MAX_POSTS_PER_PAGE = 100
+MAX_CURSOR = 2048
 REAL_HOSTS = ("gateway.getflowbox.com", "api.sandbox.flbx.io")
 DEMO_POSTS = 120
 
@@ -186,6 +187,8 @@ def _cursor(flow_key: str) -> dict[str, str] | None:
     raw = request.args.get("cursor")
     if raw is None or raw == "":
         return None
+    if len(raw) > MAX_CURSOR:  # a real cursor is ~150 characters; never parse a hostile one
+        raise FlowboxError(400, "cursor must be the URL-encoded JSON object of a previous response.")
     try:
         cursor = json.loads(raw)
     except (ValueError, RecursionError):
