@@ -56,9 +56,11 @@ def with_deadline(wsgi_app: Callable[..., Any], seconds: float) -> Callable[...,
     return app
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Flask:
+    """The gateway app; ``migrate=False`` where the schema is known to be current (``flowgate serve``
+    migrates once, before its workers load the app)."""
     settings = settings or Settings.load()
-    services = Services.build(settings)
+    services = Services.build(settings, migrate=migrate)
     if settings.tracing:
         tracing.configure(settings.tracing)  # in each gunicorn worker: span exporters do not survive a fork
     app = Flask("gateway")

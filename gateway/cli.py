@@ -45,6 +45,8 @@ from typing import TYPE_CHECKING, Any
 from gateway.config import Settings, SettingsError
 
 if TYPE_CHECKING:
+    from flask import Flask
+
     from gateway.store import Store
 
 DEMO_BANNER = """\
@@ -161,12 +163,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     _metrics_folder(settings)
-    from flask import Flask
-
-    from gateway.app import create_app
     from gateway.server import gateway_options, run_gunicorn
 
-    _migrate(settings).dispose()  # once, before the workers fork
+    # Once, before the workers start, and in a child process: the master then never loads the
+    # store, Alembic or the app — each worker loads the app itself — and stays small (docs/serving.md).
+    migrated = subprocess.run([sys.executable, "-m", "gateway.cli", "migrate"], capture_output=True, text=True,
+                              check=False)
+    if migrated.returncode != 0:
+        print(migrated.stderr or migrated.stdout, end="", file=sys.stderr)
+        return migrated.returncode
     if settings.rest_rate_limit_storage.startswith("memory") and settings.workers > 1:
         print(f"flowgate: rate limits are counted per worker ({settings.workers} workers, in memory); "
               "set GATEWAY_REST_RATE_LIMIT_STORAGE=redis://... for one exact limit", file=sys.stderr)
@@ -192,7 +197,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     built: list[Flask] = []  # in a worker process: the app it loaded
 
     def load() -> Flask:
-        app = create_app(settings)
+        from gateway.app import create_app
+
+        app = create_app(settings, migrate=False)
         built.append(app)
         return app
 

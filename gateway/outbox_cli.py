@@ -19,11 +19,12 @@ import getpass
 import json
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.config import Settings
-from gateway.operations.outbox import write_summary
-from gateway.store.outbox import PARKED, STATES, UNDELIVERED, Entry, OutboxRepository
+
+if TYPE_CHECKING:  # the store is imported when a command runs: `flowgate serve` parses its line too
+    from gateway.store.outbox import Entry, OutboxRepository
 
 __all__ = ["add_parser", "cmd_outbox"]
 
@@ -43,6 +44,9 @@ def _iso(ts: float | None) -> str | None:
 
 
 def _as_dict(entry: Entry) -> dict[str, Any]:
+    from gateway.operations.outbox import write_summary
+    from gateway.store.outbox import PARKED
+
     return {"id": entry.id, "operation": entry.operation, "vendor": entry.vendor, "key": entry.ordering_key,
             "state": entry.state, "attempts": entry.attempts,
             "next_attempt_at": (_iso(entry.next_attempt_at)
@@ -64,6 +68,7 @@ def _wake(settings: Settings) -> None:
 
 def cmd_outbox(args: argparse.Namespace) -> int:
     from gateway.store import Store
+    from gateway.store.outbox import OutboxRepository
 
     settings = Settings.load()
     store = Store(settings.effective_database_url)
@@ -96,6 +101,8 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 
 
 def _list(repo: OutboxRepository, args: argparse.Namespace) -> int:
+    from gateway.store.outbox import STATES, UNDELIVERED
+
     states = tuple(s.strip() for s in (args.state or ",".join(UNDELIVERED)).split(",") if s.strip())
     unknown = [s for s in states if s not in STATES]
     if unknown or not states:
@@ -133,8 +140,8 @@ def add_parser(sub: Any) -> None:
                             description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     outbox.add_argument("action", choices=("list", "show", "retry", "drop"))
     outbox.add_argument("id", nargs="?", type=int, help="the entry's id (show, retry, drop)")
-    outbox.add_argument("--state", help=f"list: states to show, comma-separated ({', '.join(STATES)}); "
-                                        "default pending,delivering,dead")
+    outbox.add_argument("--state", help="list: states to show, comma-separated (pending, delivering, delivered, "
+                                        "dead, dropped); default pending,delivering,dead")
     outbox.add_argument("--limit", type=int, default=100, help="list: at most this many entries (default 100)")
     outbox.add_argument("--json", action="store_true", help="JSON instead of a table")
     outbox.set_defaults(func=cmd_outbox)
