@@ -12,6 +12,7 @@ variables by GET").
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -293,13 +294,16 @@ class FlowizeConnector:
         return self._request(creds, "OPTIONS", "/v1/options")
 
 
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _header_value(name: str, value: str) -> str:
     """Values the doc sends as headers must be sendable as one: no control characters, ISO-8859-1."""
     try:
         value.encode("latin-1")
     except UnicodeEncodeError:
         raise InvalidRequest(f"{name} cannot be sent to Flowize: it has characters outside ISO-8859-1.") from None
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    if _CONTROL_CHARACTERS.search(value):
         raise InvalidRequest(f"{name} cannot be sent to Flowize: it has control characters.")
     return value
 

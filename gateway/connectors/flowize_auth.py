@@ -9,6 +9,11 @@ Tokens are cached per client in a :class:`TokenCache`: in memory (per process) o
 (shared by every process; see :class:`gateway.store.TokenRepository`). A lock per client keeps
 concurrent requests in one process from fetching a token each; the map of those locks holds them
 weakly, so it keeps only the clients being served right now, however many have come and gone.
+
+A cache shared by processes also offers ``locked(key)`` (:class:`SharedTokenCache`): a lock every
+process on the same database takes around a renewal, after the thread lock, so that gateways and
+workers starting on a cold cache fetch one token between them, not one each. Whoever gets it second
+finds the first one's token in the cache and uses it.
 """
 
 from __future__ import annotations
@@ -17,13 +22,14 @@ import hashlib
 import threading
 import time
 import weakref
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any, Protocol, runtime_checkable
 
 from gateway.credentials import FlowizeCredentials
 from gateway.store.tokens import StoredToken
 
-__all__ = ["MemoryTokenCache", "TokenCache", "TokenManager", "expiry_from"]
+__all__ = ["MemoryTokenCache", "SharedTokenCache", "StoreTokenCache", "TokenCache", "TokenManager", "expiry_from"]
 
 def expiry_from(value: Any, now: float | None = None) -> float:
     """Flowize's ``expires_in`` is documented as "the timestamp in unix time when the access_token
@@ -40,6 +46,13 @@ class TokenCache(Protocol):
     def get(self, key: str) -> StoredToken | None: ...
     def put(self, key: str, token: StoredToken) -> None: ...
     def delete(self, key: str) -> None: ...
+
+
+@runtime_checkable
+class SharedTokenCache(TokenCache, Protocol):
+    """A cache many processes share, with a renewal lock they all respect."""
+
+    def locked(self, key: str) -> AbstractContextManager[bool]: ...
 
 
 class MemoryTokenCache:
@@ -105,13 +118,22 @@ class TokenManager:
                 lock = self._locks[key] = _ClientLock()
             return lock
 
+    @contextmanager
+    def _held(self, key: str) -> Iterator[None]:
+        """This process's lock of the client, then, if the cache is shared, every process's: the
+        thread lock first, so a process asks the database for the shared lock once at a time."""
+        with self._lock_for(key):
+            shared = self.cache.locked(key) if isinstance(self.cache, SharedTokenCache) else nullcontext(False)
+            with shared:
+                yield
+
     def token(self, creds: FlowizeCredentials) -> str:
         key = self.key(creds)
         cached = self.cache.get(key)
         if cached and cached.fresh(self.margin):
             return cached.access_token
-        with self._lock_for(key):
-            cached = self.cache.get(key)  # another thread may have refreshed while we waited
+        with self._held(key):
+            cached = self.cache.get(key)  # another thread or process may have renewed while we waited
             if cached and cached.fresh(self.margin):
                 return cached.access_token
             token = self._renew(creds, cached)
@@ -132,14 +154,15 @@ class TokenManager:
     def invalidate(self, creds: FlowizeCredentials, rejected_token: str) -> None:
         """The vendor refused ``rejected_token`` (401, or 403 with 436): forget it, keep its refresh token."""
         key = self.key(creds)
-        with self._lock_for(key):
+        with self._held(key):  # not between another process's read of the cache and its renewal
             cached = self.cache.get(key)
             if cached and cached.access_token == rejected_token:
                 self.cache.put(key, StoredToken(cached.access_token, cached.refresh_token, 0.0))
 
 
 class StoreTokenCache:
-    """A TokenCache over the store: shared by every process using the same database."""
+    """A TokenCache over the store: shared by every process using the same database, with the
+    store's renewal lock (:meth:`gateway.store.TokenRepository.locked`)."""
 
     def __init__(self, repository: Any):
         self._repo = repository
@@ -152,3 +175,6 @@ class StoreTokenCache:
 
     def delete(self, key: str) -> None:
         self._repo.delete(key)
+
+    def locked(self, key: str) -> AbstractContextManager[bool]:
+        return self._repo.locked(key)

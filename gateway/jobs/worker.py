@@ -10,6 +10,8 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import threading
+import time
 
 from gateway import tracing
 from gateway.config import Settings
@@ -78,4 +80,21 @@ def run_worker(settings: Settings) -> None:
     resumed = engine.sweep()
     log.info("worker %s ready (%d threads, queue %s); %d job(s) resumed", runner.owner, settings.jobs_workers,
              "redis" if settings.redis_url else "sqlite", resumed)
+    if settings.jobs_lease_seconds < SWEEP_EVERY:
+        # Huey runs its periodic sweep once a minute; a job whose worker was killed waits for it. With
+        # a shorter lease, sweep as often as a lease can run out, so the takeover is that quick.
+        threading.Thread(target=_sweep_every, args=(engine, settings.jobs_lease_seconds), name="sweep",
+                         daemon=True).start()
     engine.consumer(settings.jobs_workers).run()
+
+
+SWEEP_EVERY = 60.0   # Huey's periodic tasks: once a minute
+
+
+def _sweep_every(engine: JobEngine, seconds: float) -> None:
+    while True:
+        time.sleep(seconds)
+        try:
+            engine.sweep()
+        except Exception:  # the store or queue is down: the next round tries again
+            log.warning("sweep failed; trying again in %.0f s", seconds, exc_info=True)

@@ -4,26 +4,34 @@ Each vendor is a package or module under ``gateway/sandbox/`` with ``install(app
 hooks), ``seed(db)`` (tables and demo data), ``owns(path)`` and ``error_body(path, status)`` (the
 vendor's own error shape, used for unknown routes and injected faults). Their paths do not collide,
 so one server on 127.0.0.1:8081 answers for all of them.
+
+Every vendor request is noted in the call log (``SandboxContext.calls``, ``GET /_sandbox/calls``)
+as it arrives, before fault rules apply: what each vendor received, whichever process sent it.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from types import ModuleType
+from typing import Any
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from gateway.config import Settings
 from gateway.sandbox import exaroutes, flowbox, flowcode, flowevents, flowize
-from gateway.sandbox.context import RateLimiter, SandboxContext
+from gateway.sandbox.context import CallLog, RateLimiter, SandboxContext
 from gateway.sandbox.control import bp as control_bp
 from gateway.sandbox.faults import FaultMiddleware, FaultSet
 from gateway.sandbox.state import SandboxDB
 
-__all__ = ["VENDORS", "create_sandbox_app"]
+__all__ = ["VENDORS", "CallRecorder", "create_sandbox_app", "vendor_name"]
 
 VENDORS: list[ModuleType] = [flowize, flowcode, exaroutes, flowevents, flowbox]
+_NAMES = {vendor: vendor.__name__.rsplit(".", 1)[-1] for vendor in VENDORS}
+#: Flowize's OAuth token endpoints: a call to one is a token fetched (or refreshed) from the vendor.
+TOKEN_PATHS = frozenset({"/v1/checkauthentication", "/v1/refreshtoken"})
 
 
 def _generic_error_body(path: str, status: int) -> tuple[str, bytes]:
@@ -35,6 +43,39 @@ def _vendor_for(path: str) -> ModuleType | None:
         if vendor.owns(path):
             return vendor
     return None
+
+
+def vendor_name(path: str) -> str:
+    """``flowize``, ``flowcode``, ``exaroutes``, ``flowevents``, ``flowbox``, or ``unknown``."""
+    vendor = _vendor_for(path)
+    return _NAMES[vendor] if vendor is not None else "unknown"
+
+
+class CallRecorder:
+    """WSGI middleware noting each vendor request in the call log: vendor, method, path (never the
+    query string, where credentials may travel), arrival time, X-Request-Id, and the status once
+    the answer starts. The control API is not a vendor and is not noted."""
+
+    def __init__(self, app: Any, calls: CallLog, exempt_prefix: str = "/_sandbox"):
+        self.app = app
+        self.calls = calls
+        self.exempt_prefix = exempt_prefix
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(self.exempt_prefix):
+            return self.app(environ, start_response)
+        call = self.calls.record(vendor_name(path), environ.get("REQUEST_METHOD", "GET"), path,
+                                 environ.get("HTTP_X_REQUEST_ID"), token=path in TOKEN_PATHS)
+
+        def noting(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            try:
+                call.status = int(status[:3])
+            except ValueError:  # not a status line any server sends: the call stays unanswered
+                pass
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, noting)
 
 
 def error_body(path: str, status: int) -> tuple[str, bytes]:
@@ -71,6 +112,7 @@ def create_sandbox_app(settings: Settings | None = None, *, database: str | None
                 conn.execute(f'DROP TABLE IF EXISTS "{table}"')
         faults.clear()
         ctx.rate_limiter.reset()
+        ctx.calls.clear()
         seed_all()
 
     app.extensions["flowgate_sandbox_reset"] = reset
@@ -87,5 +129,7 @@ def create_sandbox_app(settings: Settings | None = None, *, database: str | None
             return vendor.http_error(exc)
         return jsonify({"error": {"code": status, "message": exc.description}}), status
 
-    app.wsgi_app = FaultMiddleware(app.wsgi_app, faults, error_body)  # type: ignore[method-assign]
+    # The recorder is outermost: a request a fault rule delays, fails or drops still reached the vendor.
+    app.wsgi_app = CallRecorder(FaultMiddleware(app.wsgi_app, faults, error_body),  # type: ignore[method-assign]
+                                ctx.calls)
     return app

@@ -1,17 +1,20 @@
-"""What every sandbox module reaches through ``sandbox()``: the database, the fault rules, the knobs."""
+"""What every sandbox module reaches through ``sandbox()``: the database, the fault rules, the knobs,
+the call log."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from flask import current_app
 
 from gateway.sandbox.faults import FaultSet
 from gateway.sandbox.state import SandboxDB
 
-__all__ = ["RateLimiter", "SandboxContext", "sandbox"]
+__all__ = ["Call", "CallLog", "RateLimiter", "SandboxContext", "sandbox"]
 
 
 class RateLimiter:
@@ -40,6 +43,53 @@ class RateLimiter:
             self._counts.clear()
 
 
+class Call:
+    """One request a vendor received. ``status`` is filled in when the answer starts (None: not yet
+    answered, or the connection was dropped by a fault rule)."""
+
+    __slots__ = ("method", "path", "request_id", "status", "time", "token", "vendor")
+
+    def __init__(self, at: float, vendor: str, method: str, path: str, request_id: str | None, token: bool):
+        self.time = at
+        self.vendor = vendor
+        self.method = method
+        self.path = path
+        self.request_id = request_id
+        self.token = token
+        self.status: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"time": self.time, "vendor": self.vendor, "method": self.method, "path": self.path,
+                "status": self.status, "request_id": self.request_id, "token": self.token}
+
+
+class CallLog:
+    """Every vendor request the sandbox received, oldest first: what the vendors saw, whichever
+    gateway process or worker sent it — the independent observer of rate budgets and token fetches
+    when many processes share one sandbox. Bounded (the oldest calls drop out), and cheap on the
+    request path: one deque append, atomic under the GIL, no lock."""
+
+    def __init__(self, maxlen: int = 100_000):
+        self._calls: deque[Call] = deque(maxlen=maxlen)
+
+    def record(self, vendor: str, method: str, path: str, request_id: str | None = None,
+               token: bool = False) -> Call:
+        call = Call(time.time(), vendor, method, path, request_id, token)
+        self._calls.append(call)
+        return call
+
+    def entries(self, vendor: str | None = None, since: float | None = None) -> list[dict[str, Any]]:
+        # deque.copy() runs in C without releasing the GIL: a snapshot even while requests append.
+        return [c.as_dict() for c in self._calls.copy()
+                if (vendor is None or c.vendor == vendor) and (since is None or c.time >= since)]
+
+    def clear(self) -> None:
+        self._calls.clear()
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+
 @dataclass
 class SandboxContext:
     db: SandboxDB
@@ -48,6 +98,7 @@ class SandboxContext:
     token_ttl: int = 3600
     environment_ready_after: float = 2.0   # seconds an asynchronous environment action takes
     extra: dict = field(default_factory=dict)
+    calls: CallLog = field(default_factory=CallLog)
     # Knob values from before the first PATCH /_sandbox/config since the last reset, to restore.
     saved_knobs: dict = field(default_factory=dict, repr=False)
 

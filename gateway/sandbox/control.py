@@ -7,11 +7,25 @@
     DELETE /_sandbox/faults/<id>       remove one rule
     GET    /_sandbox/config            token_ttl, rate_limit, rate_window, environment_ready_after
     PATCH  /_sandbox/config            change any of them
+    GET    /_sandbox/calls             the call log: every vendor request received, oldest first, as a
+                                       JSON list of {time, vendor, method, path, status, request_id,
+                                       token}; ?vendor= (flowize, flowcode, exaroutes, flowevents,
+                                       flowbox) and ?since= (unix time) narrow it
+    DELETE /_sandbox/calls             empty the call log
     POST   /_sandbox/reset             back to the seeded demo data and the configured knobs; clears
-                                       rules and rate counters
+                                       rules, rate counters and the call log
+
+The call log is what the vendors saw, whichever gateway process or worker sent it: the observer for
+checks that span processes (a rate budget never exceeded in any window, one OAuth token fetched).
+``time`` is the arrival (``time.time()``), before any fault rule; ``path`` never has the query
+string, where credentials may travel; ``status`` is None while unanswered or when a rule dropped the
+connection; ``token`` marks Flowize's token endpoints (checkauthentication, refreshtoken). It keeps
+the last 100,000 calls.
 """
 
 from __future__ import annotations
+
+import math
 
 from flask import Blueprint, current_app, jsonify, request
 
@@ -55,6 +69,25 @@ def clear_faults():
 def delete_fault(rule_id: int):
     if not sandbox().faults.remove(rule_id):
         return _problem(404, f"no fault rule {rule_id}")
+    return "", 204
+
+
+@bp.get("/calls")
+def list_calls():
+    vendor = request.args.get("vendor") or None
+    since_arg = request.args.get("since") or None
+    try:
+        since = float(since_arg) if since_arg is not None else None
+    except ValueError:
+        since = math.nan
+    if since is not None and not math.isfinite(since):
+        return _problem(400, "since must be a unix time in seconds")
+    return jsonify(sandbox().calls.entries(vendor=vendor, since=since))
+
+
+@bp.delete("/calls")
+def clear_calls():
+    sandbox().calls.clear()
     return "", 204
 
 
