@@ -21,8 +21,7 @@ test: $(STAMP)
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	@$(BIN)/python -m benchmarks
-	@$(BIN)/python -m benchmarks.bulk
+	@$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 lint: $(STAMP)
 	@$(BIN)/ruff check gateway tests

@@ -14,7 +14,6 @@ cost, not ours.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import Any
 
@@ -61,26 +60,9 @@ def create_app() -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.bare_spyne")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--worker-class", default="gevent", choices=("gevent", "gthread"))
-    parser.add_argument("--worker-connections", type=int, default=200)
-    args = parser.parse_args(argv)
-    if args.worker_class == "gevent":
-        # As `flowgate serve` does (gateway/cli.py, "Why gevent"): patch before anything imports more.
-        from gevent import monkey
+    from benchmarks.common import serve_anchor
 
-        monkey.patch_all()
-    from gateway.server import gunicorn_options, run_gunicorn
-
-    run_gunicorn(create_app, gunicorn_options(f"{args.host}:{args.port}", workers=args.workers, threads=args.threads,
-                                              trust_proxy=False, log_level="warning",
-                                              worker_class=args.worker_class,
-                                              worker_connections=args.worker_connections))
-    return 0
+    return serve_anchor("python -m benchmarks.bare_spyne", create_app, argv)
 
 
 if __name__ == "__main__":
