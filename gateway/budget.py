@@ -17,10 +17,10 @@ import threading
 import time
 
 from limits import RateLimitItem, parse
-from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from gateway.config import Settings
+from gateway.counters import storage
 
 __all__ = ["VendorBudget"]
 
@@ -52,7 +52,7 @@ class VendorBudget:
         if self._limiter is None:
             with self._lock:
                 if self._limiter is None:
-                    self._limiter = MovingWindowRateLimiter(storage_from_string(self._storage_url))
+                    self._limiter = MovingWindowRateLimiter(storage(self._storage_url))
         return self._limiter
 
     def take(self, vendor: str) -> float:

@@ -61,7 +61,7 @@ from gateway.errors import (
     VendorBusy,
 )
 from gateway.metrics import observe_circuit, observe_upstream
-from gateway.observe import current_request_id, note_upstream, request_id_var
+from gateway.observe import current_request_id, exchange_var, note_upstream, request_id_var
 from gateway.redact import redact_text, redact_url
 from gateway.transport import Transport
 
@@ -436,11 +436,14 @@ class HttpClient:
         seconds = time.perf_counter() - started
         observe_upstream(name, method, str(response.status_code), seconds)
         note_upstream(name, seconds)
-        if log.isEnabledFor(logging.INFO):  # the redacted URL is only worth building for a log line
-            log.info("%s %s -> %s in %.1f ms", method, redact_url(response.request.url or url),
-                     response.status_code, seconds * 1000,
-                     extra={"event": "vendor_call", "vendor": name, "method": method,
-                            "status": response.status_code, "duration_ms": round(seconds * 1000, 2)})
+        # Inside a client request its access line names the vendors and their time: each attempt's
+        # own line is DEBUG there. In a job step or an outbox delivery it is the only line: INFO.
+        level = logging.DEBUG if exchange_var.get() is not None else logging.INFO
+        if log.isEnabledFor(level):  # the redacted URL is only worth building for a log line
+            log.log(level, "%s %s -> %s in %.1f ms", method, redact_url(response.request.url or url),
+                    response.status_code, seconds * 1000,
+                    extra={"event": "vendor_call", "vendor": name, "method": method,
+                           "status": response.status_code, "duration_ms": round(seconds * 1000, 2)})
         if response.status_code >= 500:
             raise _Failed(response=response)
         return response

@@ -7,7 +7,8 @@ request that created them — plus the fields of its kind of event (``extra=`` o
 
     event=request       one per request answered (logger gateway.access): protocol, operation,
                         consumer, vendor, status, duration_ms, upstream_calls, upstream_ms
-    event=vendor_call   one per attempt at a vendor (gateway.http): vendor, method, status, duration_ms
+    event=vendor_call   one per attempt at a vendor (gateway.http): vendor, method, status, duration_ms;
+                        DEBUG inside a client request (its request line has the vendors), else INFO
     event=job           a job's state changed (gateway.jobs): job_id, status, vendor, rows
     event=outbox        an outbox entry was delivered, retried or given up on (gateway.outbox):
                         entry_id, operation, outcome, attempts

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from limits import RateLimitItem, parse
-from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
+
+from gateway.counters import storage
 
 __all__ = ["RestRateLimiter", "Window"]
 
@@ -48,7 +49,7 @@ def _item(limit: str) -> RateLimitItem:
 
 class RestRateLimiter:
     def __init__(self, storage_url: str = "memory://"):
-        self.storage = storage_from_string(storage_url)
+        self.storage = storage(storage_url)
         self.strategy = FixedWindowRateLimiter(self.storage)
 
     def hit(self, identity: str, limit: str, *, count: bool = True) -> Window | None:
