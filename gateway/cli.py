@@ -194,14 +194,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(banner, flush=True)
 
     options = gateway_options(settings)
-    built: list[Flask] = []  # in a worker process: the app it loaded
+    built: list[Flask] = []  # the app, loaded once in the master and inherited by every worker
 
     def load() -> Flask:
+        # preload_app: the master loads the app before it forks, so the workers share its pages
+        # (idle, measured: 127 MB PSS for the master and two workers, against 184 MB when each worker
+        # loads its own; docs/serving.md). Nothing is connected yet: the pools are emptied anyway.
         from gateway.app import create_app
 
         app = create_app(settings, migrate=False)
+        app.extensions["flowgate"].close()   # pools and connections start empty in every worker
         built.append(app)
         return app
+
+    def post_fork(_server: object, _worker: object) -> None:
+        # A span exporter's thread does not survive a fork: each worker starts its own.
+        if settings.tracing:
+            from gateway import tracing
+
+            tracing.configure(settings.tracing)
 
     def worker_exit(_server: object, _worker: object) -> None:
         # In the worker, once it has stopped serving: its vendor connections and database pool.
@@ -209,6 +220,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             app.extensions["flowgate"].close()
 
     options["when_ready"] = when_ready
+    options["preload_app"] = True
+    options["post_fork"] = post_fork
     options["worker_exit"] = worker_exit
     options["child_exit"] = lambda _server, worker: _mark_dead(worker.pid)
     owner = os.getpid()
