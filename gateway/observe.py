@@ -125,9 +125,12 @@ class Observe:
         method = environ.get("REQUEST_METHOD", "GET")
         exchange = Exchange(request_id, protocol_of(path), method)
         status = ["500"]
+        answered = [False]   # start_response called: the status is known
+        counted = [False]
 
         def start(line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             status[0] = line[:3]
+            answered[0] = True
             headers = [(k, v) for k, v in headers if k.lower() != "x-request-id"]
             headers.append(("X-Request-Id", request_id))
             return start_response(line, headers, exc_info) if exc_info else start_response(line, headers)
@@ -138,9 +141,15 @@ class Observe:
         if span is not None:
             exchange.spans.append(span)
 
+        def count() -> None:
+            counted[0] = True
+            metrics.observe_request(exchange.protocol, exchange.operation or "unmatched", status[0],
+                                    time.perf_counter() - started)
+
         def finish() -> None:
             seconds = time.perf_counter() - started
-            metrics.observe_request(exchange.protocol, exchange.operation or "unmatched", status[0], seconds)
+            if not counted[0]:
+                count()
             if exchange.protocol != "probe" and access_log.isEnabledFor(logging.INFO):
                 access_log.info("%s %s %s", method, path, status[0], extra={
                     "event": "request", "protocol": exchange.protocol, "operation": exchange.operation,
@@ -160,6 +169,10 @@ class Observe:
         except BaseException:
             finish()
             raise
+        if answered[0]:
+            # Counted as soon as the answer is ready, before it is sent: a client that reads /metrics
+            # right after its answer finds it counted. (The log line waits for the body to be closed.)
+            count()
         # Kept until the body is closed: a streamed body still runs inside the request.
         return _Closing(body, finish)
 

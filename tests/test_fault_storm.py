@@ -191,4 +191,4 @@ def test_with_the_outbox_off_every_answer_tells_the_truth(served):
     assert not doubled
     # Not vacuous: many writes went through the storm (on retries), and the storm was felt. (How many
     # depends on how often the circuits opened, which depends on the machine's load.)
-    assert kinds["written"] >= CALLS * 0.3 and kinds["not written"] + kinds["may be written"] > 0, kinds
+    assert kinds["written"] >= CALLS * 0.1 and kinds["not written"] + kinds["may be written"] > 0, kinds
