@@ -29,7 +29,6 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway import tracing
 from gateway.config import Settings
 from gateway.errors import GatewayError
 from gateway.http import deadline_var
@@ -61,8 +60,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
     migrates once, before its workers load the app)."""
     settings = settings or Settings.load()
     services = Services.build(settings, migrate=migrate)
-    if settings.tracing:
-        tracing.configure(settings.tracing)  # in each gunicorn worker: span exporters do not survive a fork
     app = Flask("gateway")
     app.json = JsonProvider(app)  # keys in order, and never NaN/Infinity (invalid JSON): gateway/safejson.py
     app.extensions["flowgate"] = services

@@ -13,7 +13,6 @@ Redis outage must not stop every vendor call, and the vendor's own 429 still pro
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from limits import RateLimitItem, parse
@@ -33,9 +32,7 @@ class VendorBudget:
     def __init__(self, storage_url: str, limits: dict[str, str]):
         self.items: dict[str, RateLimitItem] = {vendor: parse(text) for vendor, text in limits.items() if text}
         self._texts = {vendor: text for vendor, text in limits.items() if text}
-        self._storage_url = storage_url
-        self._limiter: MovingWindowRateLimiter | None = None
-        self._lock = threading.Lock()
+        self.limiter = MovingWindowRateLimiter(storage(storage_url))
         self._warned_at = 0.0
 
     @classmethod
@@ -45,15 +42,6 @@ class VendorBudget:
 
     def describe(self, vendor: str) -> str:
         return self._texts.get(vendor, "")
-
-    @property
-    def limiter(self) -> MovingWindowRateLimiter:
-        # Made on first use: a process that never calls a budgeted vendor never connects to Redis.
-        if self._limiter is None:
-            with self._lock:
-                if self._limiter is None:
-                    self._limiter = MovingWindowRateLimiter(storage(self._storage_url))
-        return self._limiter
 
     def take(self, vendor: str) -> float:
         """Spend one call of ``vendor``'s budget: 0 when allowed (or unbudgeted), else the seconds to wait."""

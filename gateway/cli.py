@@ -208,7 +208,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return app
 
     def post_fork(_server: object, _worker: object) -> None:
-        # A span exporter's thread does not survive a fork: each worker starts its own.
+        # A span exporter's thread does not survive a fork: each worker starts its own (the app,
+        # loaded in the master, configures none).
         if settings.tracing:
             from gateway import tracing
 

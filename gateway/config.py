@@ -136,7 +136,10 @@ class Settings:
     redis_url: str = ""               # set: Huey queue and vendor budgets in Redis (scale-out); else SQLite
     jobs_workers: int = 4             # worker threads per `flowgate worker`
     jobs_step_seconds: float = 3.0    # one task runs a job this long, then hands it back to the queue
-    jobs_lease_seconds: float = 90.0  # a job held longer than this by a silent worker is taken over
+    # A job held longer than this by a silent worker is taken over: keep it above the longest vendor
+    # call a step can make (read timeouts), or a live worker's batch may be sent twice.
+    jobs_lease_seconds: float = 90.0
+    jobs_sweep_seconds: float = 60.0  # how often a worker looks for jobs to resume (a dead worker's, on this machine at once)
     jobs_max_inflight: int = 4        # vendor batches of one job in flight at once
     jobs_max_attempts: int = 5        # tries of one vendor batch before its rows are failed
     flowcode_batch_size: int = 1000   # rows per asynchronous Flowcode bulk call (<= 50 goes synchronous)
@@ -238,6 +241,9 @@ class Settings:
         if self.request_deadline <= 0 or self.vendor_busy_wait < 0 or self.breaker_reset_timeout <= 0:
             raise SettingsError(f"{_env('request_deadline')}, {_env('vendor_busy_wait')} and "
                                 f"{_env('breaker_reset_timeout')}: expected positive seconds")
+        for name in ("jobs_step_seconds", "jobs_lease_seconds", "jobs_sweep_seconds"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{_env(name)}: expected positive seconds")
         for name in ("vendor_max_inflight", "breaker_fail_max"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{_env(name)}: must be at least 1")

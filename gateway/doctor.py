@@ -242,19 +242,14 @@ def check_rate_limit_storage(settings: Settings, scrub: Callable[[str], str]) ->
 
 def check_task_engine(settings: Settings, scrub: Callable[[str], str]) -> list[Result]:
     """The question JobEngine.ping asks for /readyz (does the queue answer?), keeping the reason."""
-    from huey import RedisHuey, SqliteHuey
+    from gateway.jobs.engine import make_huey, queue_path
 
     if settings.redis_url:
         where = f"the queue in Redis ({masked_url(settings.redis_url)})"
         try:
-            import redis
+            import redis  # noqa: F401 - without it Huey's answer would not say what to install
 
-            pool = redis.ConnectionPool.from_url(settings.redis_url, socket_connect_timeout=CONNECT_TIMEOUT,
-                                                 socket_timeout=CONNECT_TIMEOUT)
-            try:
-                pending = RedisHuey("flowgate", connection_pool=pool, results=False).pending_count()
-            finally:
-                pool.disconnect()
+            pending = make_huey(settings, timeout=CONNECT_TIMEOUT, create=False).pending_count()
         except ImportError:
             return [Result("task engine", FAIL, f"{_env('redis_url')} is set but the redis package is not "
                                                 "installed: pip install 'flowgate[redis]'")]
@@ -264,7 +259,7 @@ def check_task_engine(settings: Settings, scrub: Callable[[str], str]) -> list[R
             return [Result("task engine", FAIL, f"{where} does not answer: {why}; bulk jobs and the outbox "
                                                 f"cannot be queued (fix {_env('redis_url')})")]
         return [Result("task engine", OK, f"{where} answers, {pending} task(s) waiting")]
-    path = Path(settings.data_dir).absolute() / "tasks.db"
+    path = queue_path(settings)
     if not path.exists():
         folder = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
         if folder is None or not os.access(folder, os.W_OK | os.X_OK):
@@ -272,7 +267,7 @@ def check_task_engine(settings: Settings, scrub: Callable[[str], str]) -> list[R
                                                 f"writable; fix {_env('data_dir')} or the folder's permissions")]
         return [Result("task engine", OK, f"the SQLite queue {path} is made on first use (the folder is writable)")]
     try:
-        pending = SqliteHuey("flowgate", filename=str(path), results=False, timeout=CONNECT_TIMEOUT).pending_count()
+        pending = make_huey(settings, timeout=CONNECT_TIMEOUT, create=False).pending_count()
     except Exception as exc:  # noqa: BLE001 - as above
         return [Result("task engine", FAIL, f"the SQLite queue {path} does not answer: {_reason(exc, scrub)}")]
     return [Result("task engine", OK, f"the SQLite queue {path} answers, {pending} task(s) waiting")]

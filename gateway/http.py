@@ -65,9 +65,7 @@ from gateway.observe import current_request_id, exchange_var, note_upstream, req
 from gateway.redact import redact_text, redact_url
 from gateway.transport import Transport
 
-__all__ = ["HttpClient", "VendorPolicy", "current_request_id", "deadline_var", "request_id_var"]
-# request_id_var and current_request_id live in gateway.observe (the front door sets them); they are
-# re-exported here for the callers that send requests on a request's behalf (jobs, the outbox).
+__all__ = ["HttpClient", "VendorPolicy", "deadline_var"]
 
 log = logging.getLogger("gateway.http")
 
@@ -394,10 +392,8 @@ class HttpClient:
         while (wait := self.budget.take(name)) > 0:
             left = None if deadline is None else deadline - time.monotonic() - MIN_ATTEMPT_SECONDS
             if waited + wait > self.budget_wait or (left is not None and wait > left):
-                spent = RateLimited(f"The request budget for {VENDOR_NAMES.get(vendor, name)} "
-                                    f"({self.budget.describe(name)}) is spent for now.",
-                                    retry_after=max(1, round(wait)))
-                raise spent
+                raise RateLimited(f"The request budget for {VENDOR_NAMES.get(vendor, name)} "
+                                  f"({self.budget.describe(name)}) is spent for now.", retry_after=max(1, round(wait)))
             time.sleep(wait)
             waited += wait
 

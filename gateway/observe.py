@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from werkzeug.wsgi import ClosingIterator
+
 from gateway import metrics, tracing
 
 __all__ = ["REQUEST_ID_KEY", "Exchange", "Observe", "current_request_id", "exchange_var", "note", "note_upstream",
@@ -174,30 +176,4 @@ class Observe:
             # right after its answer finds it counted. (The log line waits for the body to be closed.)
             count()
         # Kept until the body is closed: a streamed body still runs inside the request.
-        return _Closing(body, finish)
-
-
-class _Closing:
-    """The body, with ``finish`` run once when the server closes it (werkzeug's ClosingIterator,
-    without its per-request list of callbacks)."""
-
-    __slots__ = ("_body", "_finish", "_iter")
-
-    def __init__(self, body: Iterable[bytes], finish: Callable[[], None]):
-        self._body = body
-        self._finish = finish
-        self._iter = iter(body)
-
-    def __iter__(self) -> _Closing:
-        return self
-
-    def __next__(self) -> bytes:
-        return next(self._iter)
-
-    def close(self) -> None:
-        try:
-            close = getattr(self._body, "close", None)
-            if close is not None:
-                close()
-        finally:
-            self._finish()
+        return ClosingIterator(body, finish)

@@ -25,7 +25,7 @@ from huey import Huey, RedisHuey, SqliteHuey, crontab
 
 from gateway.config import Settings
 
-__all__ = ["JobEngine", "make_huey", "worker_owner"]
+__all__ = ["JobEngine", "make_huey", "queue_path", "worker_owner"]
 
 log = logging.getLogger("gateway.jobs")
 
@@ -34,12 +34,27 @@ SWEEP = "flowgate.jobs.sweep"
 DELIVER = "flowgate.outbox.deliver"
 
 
-def make_huey(settings: Settings) -> Huey:
+def queue_path(settings: Settings) -> Path:
+    """The SQLite queue's file (without GATEWAY_REDIS_URL)."""
+    return Path(settings.data_dir).absolute() / "tasks.db"
+
+
+def make_huey(settings: Settings, *, timeout: float | None = None, create: bool = True) -> Huey:
+    """The queue: Redis with GATEWAY_REDIS_URL, else a SQLite file in the data folder. ``timeout``
+    bounds each call to the queue (default: Redis none, SQLite 15 s for its lock); ``create=False``
+    leaves the data folder alone (``flowgate doctor`` only looks)."""
     if settings.redis_url:
-        return RedisHuey("flowgate", url=settings.redis_url, results=False)
-    path = Path(settings.data_dir).absolute() / "tasks.db"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey("flowgate", filename=str(path), results=False, timeout=15)
+        if timeout is None:
+            return RedisHuey("flowgate", url=settings.redis_url, results=False)
+        import redis  # Huey takes either a URL or a pool: a pool carries the timeouts
+
+        pool = redis.ConnectionPool.from_url(settings.redis_url, socket_timeout=timeout,
+                                             socket_connect_timeout=timeout)
+        return RedisHuey("flowgate", connection_pool=pool, results=False)
+    path = queue_path(settings)
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey("flowgate", filename=str(path), results=False, timeout=15 if timeout is None else timeout)
 
 
 def worker_owner() -> str:

@@ -34,8 +34,9 @@ from dataclasses import dataclass
 from gateway.config import Settings
 from gateway.connectors.flowize import FlowizeConnector
 from gateway.errors import CircuitOpen, Conflict, GatewayError, RateLimited, UpstreamError, VendorBusy
-from gateway.http import deadline_var, request_id_var
+from gateway.http import deadline_var
 from gateway.jobs.engine import OutboxRunner, owner_is_dead_here, worker_owner
+from gateway.observe import request_id_var
 from gateway.operations.outbox import Delivery, backoff, open_delivery, queueable, safe_error
 from gateway.store.crypto import SecretBox, SecretBoxError
 from gateway.store.outbox import Entry, OutboxRepository

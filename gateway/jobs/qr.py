@@ -39,8 +39,8 @@ from gateway.errors import (
     UpstreamUnavailable,
     VendorBusy,
 )
-from gateway.http import request_id_var
 from gateway.jobs.engine import owner_is_dead_here, worker_owner
+from gateway.observe import request_id_var
 from gateway.qr_rows import (
     MEDIA_TYPES,
     QrOptions,

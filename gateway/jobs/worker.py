@@ -80,10 +80,10 @@ def run_worker(settings: Settings) -> None:
     resumed = engine.sweep()
     log.info("worker %s ready (%d threads, queue %s); %d job(s) resumed", runner.owner, settings.jobs_workers,
              "redis" if settings.redis_url else "sqlite", resumed)
-    if settings.jobs_lease_seconds < SWEEP_EVERY:
-        # Huey runs its periodic sweep once a minute; a job whose worker was killed waits for it. With
-        # a shorter lease, sweep as often as a lease can run out, so the takeover is that quick.
-        threading.Thread(target=_sweep_every, args=(engine, settings.jobs_lease_seconds), name="sweep",
+    if settings.jobs_sweep_seconds < SWEEP_EVERY:
+        # Huey runs its periodic sweep once a minute; sweeping more often only shortens the wait for
+        # a job whose worker died (a lease still held by a live worker is never taken).
+        threading.Thread(target=_sweep_every, args=(engine, settings.jobs_sweep_seconds), name="sweep",
                          daemon=True).start()
     engine.consumer(settings.jobs_workers).run()
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -50,19 +49,8 @@ def _item(limit: str) -> RateLimitItem:
 
 class RestRateLimiter:
     def __init__(self, storage_url: str = "memory://"):
-        self._storage_url = storage_url
-        self._strategy: FixedWindowRateLimiter | None = None
-        self._made = threading.Lock()
-
-    @property
-    def strategy(self) -> FixedWindowRateLimiter:
-        # Made on first use, in the process that counts: limits' memory storage starts a timer
-        # thread when made, which must not be made in gunicorn's master and forked (preload_app).
-        if self._strategy is None:
-            with self._made:
-                if self._strategy is None:
-                    self._strategy = FixedWindowRateLimiter(storage(self._storage_url))
-        return self._strategy
+        self.storage = storage(storage_url)
+        self.strategy = FixedWindowRateLimiter(self.storage)
 
     def hit(self, identity: str, limit: str, *, count: bool = True) -> Window | None:
         """Count one request of ``identity`` (unless ``count`` is False) and report its window.
@@ -81,4 +69,4 @@ class RestRateLimiter:
         return Window(item.amount, max(0, stats.remaining), reset, allowed)
 
     def reset(self) -> None:
-        self.strategy.storage.reset()
+        self.storage.reset()

@@ -19,7 +19,8 @@ from support import DEMO_HEADERS, add_fault
 
 from gateway.config import Settings
 from gateway.errors import RateLimited, UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from gateway.http import HttpClient, request_id_var
+from gateway.http import HttpClient
+from gateway.observe import request_id_var
 from gateway.server import serve_in_thread
 
 SECRET_KEY = "s3cret-api-key-value"

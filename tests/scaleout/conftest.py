@@ -34,7 +34,7 @@ REDIS_DB = 14  # the scale-out test's own Redis database, flushed before and aft
 JOB_SETTINGS = {
     "GATEWAY_JOBS_WORKERS": "2",
     "GATEWAY_JOBS_STEP_SECONDS": "1.0",
-    "GATEWAY_JOBS_LEASE_SECONDS": "5",
+    "GATEWAY_JOBS_SWEEP_SECONDS": "5",
     "GATEWAY_JOBS_MAX_INFLIGHT": "2",
     "GATEWAY_FLOWCODE_BATCH_SIZE": "250",
     "GATEWAY_FLOWCODE_POLL_INTERVAL": "0.3",

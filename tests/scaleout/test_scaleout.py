@@ -291,7 +291,7 @@ def test_two_gateways_and_two_workers_share_budgets_token_and_jobs(cluster: Clus
         traffic.stop()
 
         # The survivor takes the jobs over at its next sweep, which frees a dead holder's lease (and
-        # one run out): as often as a lease can run out (GATEWAY_JOBS_LEASE_SECONDS, 5 s here).
+        # one run out): every GATEWAY_JOBS_SWEEP_SECONDS (5 s here).
         def finished(job_id: str, via: Client) -> dict | None:
             job = via.api("GET", f"/qr/jobs/{job_id}").json()
             return job if job["status"] not in ("queued", "running") else None
