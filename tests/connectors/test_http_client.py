@@ -15,7 +15,7 @@ import time
 
 import pytest
 import requests
-from support import DEMO_HEADERS, add_fault
+from support import DEMO_HEADERS, DEMO_OAUTH, add_fault
 
 from gateway.config import Settings
 from gateway.errors import RateLimited, UpstreamError, UpstreamTimeout, UpstreamUnavailable
@@ -250,8 +250,11 @@ def test_spent_window_counts_url_api_key_as_the_same_credential(client, echo):
 
 
 def test_sandbox_rate_limit_is_respected_before_sending(client, sandbox_url):
+    # A token of its own: the sandbox counts per credential, and the session's gateway may still be
+    # delivering a previous test's work with the demo API key, which would spend a shared window.
+    token = requests.get(sandbox_url + "/v1/checkauthentication", headers=DEMO_OAUTH, timeout=5).json()
     requests.patch(sandbox_url + "/_sandbox/config", json={"rate_limit": 2}, timeout=5).raise_for_status()
-    headers = {**DEMO_HEADERS, "X-Uuid": "demo-record"}
+    headers = {"Authorization": "Bearer " + token["resource"]["access_token"], "X-Uuid": "demo-record"}
     remaining = []
     for _ in range(2):
         resp = client.send("GET", sandbox_url + "/v1/record", headers=headers)
