@@ -110,7 +110,7 @@ def create_sandbox_app(settings: Settings | None = None, *, database: str | None
             conn.execute("PRAGMA defer_foreign_keys = ON")
             for table in tables:
                 conn.execute(f'DROP TABLE IF EXISTS "{table}"')
-        faults.clear()
+        faults.reset()
         ctx.rate_limiter.reset()
         ctx.calls.clear()
         seed_all()

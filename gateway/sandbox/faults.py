@@ -14,6 +14,10 @@ is lost or late, as when a vendor commits and then times out or fails (a "ghost 
 ``rate`` (0..1, default 1) is the share of matching requests affected; ``times`` (optional) expires
 the rule after that many hits. Rules come from settings at start (``GATEWAY_SANDBOX_FAULTS``, a JSON
 list) and from the control API (``/_sandbox/faults``).
+
+A request still held by ``latency_ms`` when the sandbox is reset is dropped when it wakes, not
+served: it belongs to the vendor state the reset threw away, and serving it would write into (and
+spend the rate window of) the fresh state the next caller set up.
 """
 
 from __future__ import annotations
@@ -113,6 +117,7 @@ class FaultSet:
         self._rules: list[FaultRule] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self.epoch = 0  # bumped by reset(): requests held from an earlier epoch are stale
 
     def add(self, rule: FaultRule) -> FaultRule:
         with self._lock:
@@ -136,6 +141,12 @@ class FaultSet:
     def clear(self) -> None:
         with self._lock:
             self._rules.clear()
+
+    def reset(self) -> None:
+        """No rules, and requests held by a latency rule right now are dropped when they wake."""
+        with self._lock:
+            self._rules.clear()
+            self.epoch += 1
 
     def list(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -185,7 +196,11 @@ class FaultMiddleware:
         if rule.after:
             self._run_unseen(environ)
         if rule.latency_ms:
+            epoch = self.faults.epoch
             time.sleep(rule.latency_ms / 1000)
+            if self.faults.epoch != epoch:
+                _drop_connection(environ)
+                raise _Dropped(errno.ECONNRESET, "sandbox reset while this request was held")
         if rule.drop:
             _drop_connection(environ)
             raise _Dropped(errno.ECONNRESET, "sandbox fault: connection dropped on purpose")

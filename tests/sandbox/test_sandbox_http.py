@@ -145,6 +145,35 @@ def test_latency_fault_delays_the_answer(http, sandbox_url):
     assert resp.status_code == 200
 
 
+def test_a_request_held_by_latency_across_a_reset_is_dropped_not_served(http, sandbox_url):
+    """What a reset throws away stays away: a write still held when it came in is not stored later,
+    and does not spend the fresh rate window."""
+    import threading
+
+    _fault(http, sandbox_url, path="/v1/record", method="POST", latency_ms=600)
+    outcome = {}
+
+    def held_write():
+        try:
+            outcome["status"] = requests.post(
+                sandbox_url + "/v1/record", json={"late": True}, timeout=5,
+                headers={**DEMO_HEADERS, "X-Flow": "demo-flow", "X-Uuid": "held-write"}).status_code
+        except requests.ConnectionError as exc:
+            outcome["error"] = exc
+
+    writer = threading.Thread(target=held_write)
+    writer.start()
+    time.sleep(0.2)
+    http.post(sandbox_url + "/_sandbox/reset", timeout=5).raise_for_status()
+    http.patch(sandbox_url + "/_sandbox/config", json={"rate_limit": 1}, timeout=5).raise_for_status()
+    writer.join(5)
+    assert "error" in outcome, outcome  # the connection was dropped, no answer
+    # Not stored, and the window of one request is still whole for the caller after the reset.
+    resp = http.get(sandbox_url + "/v1/record", headers={**DEMO_HEADERS, "X-Uuid": "held-write"}, timeout=5)
+    assert resp.status_code == 404
+    assert resp.headers["X-RateLimit-Remaining"] == "0"
+
+
 def test_latency_fault_on_other_path_does_not_delay(http, sandbox_url):
     _fault(http, sandbox_url, path="/v1/schema*", latency_ms=1000)
     start = time.monotonic()
