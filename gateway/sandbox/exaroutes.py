@@ -221,7 +221,8 @@ def _process(rows: list[Any], quota_left: int) -> _Batch:
         seen.add(row["uid"])
         try:
             payload = _payload(row)
-            image = segno.make_qr(payload, error="m").png_data_uri(scale=5, border=4)
+            # A fixed mask, as the Flowcode sandbox draws (flowcode/images.py says why): 2.6x faster.
+            image = segno.make_qr(payload, error="m", mask=0).png_data_uri(scale=5, border=4)
         except ExaRoutesError as exc:
             batch.fail(row, exc.message, exc.status)
             continue
