@@ -42,7 +42,7 @@ def test_a_wait_longer_than_the_deadline_allows_answers_429_at_once(sandbox_url)
         started = time.monotonic()
         with pytest.raises(RateLimited):
             call(http, sandbox_url)
-        assert time.monotonic() - started < 0.5
+        assert time.monotonic() - started < 1.5  # not the 2 s the deadline would allow
     finally:
         deadline_var.reset(token)
 
