@@ -178,6 +178,24 @@ def postgres_url() -> str:
     return POSTGRES_URL
 
 
+@pytest.fixture
+def fresh_postgres_database(postgres_url):
+    """The URL of a PostgreSQL database of this test alone (reruns and parallel runs never meet),
+    dropped after."""
+    import sqlalchemy as sa
+
+    name = f"flowgate_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield sa.make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     def probe():

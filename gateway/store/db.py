@@ -1,7 +1,9 @@
 """The store: SQLAlchemy 2 engine and sessions; SQLite file by default, PostgreSQL by URL.
 
 ``Store.migrate()`` brings the schema to the latest Alembic revision; ``flowgate serve`` calls it at
-start, so an upgrade of Flowgate upgrades the database in place.
+start, so an upgrade of Flowgate upgrades the database in place. Processes that migrate at once (two
+gateways starting together) take turns: a PostgreSQL advisory lock held by the migrating
+transaction, a file lock beside a SQLite file; whoever comes second finds the schema up to date.
 
 The SQLite file holds credentials (sealed, but still): it is created 0600 before SQLite opens it, and
 a file found group- or world-readable is tightened to 0600. SQLite gives its ``-wal`` and ``-shm``
@@ -10,6 +12,7 @@ files the main file's permissions, so they follow.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import stat
@@ -17,16 +20,28 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, inspect, make_url
+from sqlalchemy import create_engine, event, inspect, make_url, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["Store"]
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: no file locks, SQLite's own locking only
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["Store", "lock_id"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 FILE_MODE = 0o600
 
 log = logging.getLogger("gateway.store")
+
+
+def lock_id(name: str) -> int:
+    """A PostgreSQL advisory lock id: a signed 64-bit hash of ``flowgate:<name>``, namespaced so
+    other users of advisory locks on the same database do not meet ours."""
+    digest = hashlib.sha256(b"flowgate:" + name.encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _private_file(path: Path) -> None:
@@ -82,9 +97,38 @@ class Store:
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as connection:
+        with self._file_lock("migrate"), self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Held until this transaction commits (the DDL is in it): another process waits
+                # here, then finds the schema at head instead of creating the same tables again.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id("migrate")})
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
+
+    def lock_folder(self) -> Path | None:
+        """The folder of lock files beside a SQLite database file (None: another database, or one
+        that lives in a single process)."""
+        database = self.engine.url.database
+        if self.engine.dialect.name != "sqlite" or not database or database == ":memory:" \
+                or database.startswith("file:"):
+            return None
+        folder = Path(database + ".locks")
+        folder.mkdir(mode=0o700, exist_ok=True)
+        return folder
+
+    @contextmanager
+    def _file_lock(self, name: str) -> Iterator[None]:
+        """Every process on this SQLite file, one at a time (blocking: used at start-up only)."""
+        folder = self.lock_folder()
+        if folder is None or fcntl is None:
+            yield
+            return
+        fd = os.open(folder / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the flock
 
     def tables(self) -> list[str]:
         return sorted(inspect(self.engine).get_table_names())

@@ -36,6 +36,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gateway.store.crypto import PREFIX, SecretBox
 from gateway.store.db import Store
+from gateway.store.db import lock_id as store_lock_id
 from gateway.store.models import UpstreamToken
 
 try:
@@ -54,10 +55,8 @@ _POLL = 0.02  # how often a SQLite waiter tries the file lock again (a blocking 
 
 
 def lock_id(key: str) -> int:
-    """The PostgreSQL advisory lock id of a token key: a signed 64-bit hash, namespaced so other
-    users of advisory locks on the same database do not meet ours."""
-    digest = hashlib.sha256(b"flowgate:upstream-token:" + key.encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
+    """The PostgreSQL advisory lock id of a token key."""
+    return store_lock_id("upstream-token:" + key)
 
 
 @dataclass(frozen=True)
@@ -155,12 +154,8 @@ class TokenRepository:
             os.close(fd)  # releases the flock
 
     def _lock_path(self, key: str) -> Path | None:
-        database = self.store.engine.url.database
-        if not database or database == ":memory:" or database.startswith("file:"):
-            return None
-        folder = Path(database + ".locks")
-        folder.mkdir(mode=0o700, exist_ok=True)
-        return folder / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".lock")
+        folder = self.store.lock_folder()
+        return None if folder is None else folder / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".lock")
 
     def get(self, key: str) -> StoredToken | None:
         with self.store.session() as session:

@@ -16,14 +16,12 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
-import sqlalchemy as sa
 
 from gateway.store.crypto import SecretBox
 
@@ -167,21 +165,6 @@ def _wait_up(url: str, proc: Proc, cluster: Cluster, timeout: float = 45.0) -> N
 
 
 @pytest.fixture
-def scaleout_database(postgres_url):
-    """A PostgreSQL database of this run alone (reruns and parallel runs never meet), dropped after."""
-    name = f"flowgate_scaleout_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield sa.make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
-
-
-@pytest.fixture
 def scaleout_redis(redis_url):
     import redis
 
@@ -196,7 +179,7 @@ def scaleout_redis(redis_url):
 
 
 @pytest.fixture
-def cluster(scaleout_database, scaleout_redis, tmp_path):
+def cluster(fresh_postgres_database, scaleout_redis, tmp_path):
     """The sandbox, `flowgate migrate`, a consumer, two gateways and two workers, all up."""
     sandbox_port = free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
@@ -207,7 +190,7 @@ def cluster(scaleout_database, scaleout_redis, tmp_path):
         "PYTHONUNBUFFERED": "1",
         "GATEWAY_LOG_LEVEL": "INFO",  # the logs are kept for a post-mortem
         "GATEWAY_EMBEDDED": "0",
-        "GATEWAY_DATABASE_URL": scaleout_database,
+        "GATEWAY_DATABASE_URL": fresh_postgres_database,
         "GATEWAY_REDIS_URL": scaleout_redis,
         "GATEWAY_REST_RATE_LIMIT_STORAGE": scaleout_redis,
         "GATEWAY_REST_RATE_LIMIT": "100000/hour",
@@ -229,7 +212,7 @@ def cluster(scaleout_database, scaleout_redis, tmp_path):
         **{f"GATEWAY_{vendor.upper()}_RATE_LIMIT": f"{calls} per {int(seconds)} seconds"
            for vendor, (calls, seconds) in BUDGETS.items()},
     }
-    made = Cluster(env=env, database_url=scaleout_database, sandbox_url=sandbox_url,
+    made = Cluster(env=env, database_url=fresh_postgres_database, sandbox_url=sandbox_url,
                    sandbox_db=tmp_path / "sandbox" / "sandbox.db", folder=tmp_path)
     try:
         sandbox = made.spawn("sandbox", "sandbox", "--port", str(sandbox_port),
