@@ -6,8 +6,9 @@ field names, e.g. ``flowize_base_url: https://cloud-api.flowize.com``), then the
 :class:`SettingsError` naming the setting, so ``flowgate serve`` fails with one clear line instead
 of a traceback later. Secrets are never echoed back in those messages.
 
-Secrets (the fields marked ``_secret()`` below: API keys, client secrets, ``secret_key``...) can be read
-from files instead, as container and systemd secrets are mounted: ``GATEWAY_X_FILE=/run/secrets/x`` (or
+Secrets (the fields marked ``_secret()`` below: API keys, client secrets, ``secret_key``...) and the
+URLs that may hold a password (``_url_with_password()``: ``database_url``, ``redis_url``,
+``rest_rate_limit_storage``) can be read from files instead, as container and systemd secrets are mounted: ``GATEWAY_X_FILE=/run/secrets/x`` (or
 ``x_file: /run/secrets/x`` in the YAML file) reads setting ``X`` from that file, one trailing newline
 stripped. Giving both ``X`` and ``X_FILE`` in the same place is an error; so is a file that cannot be
 read, and the message names the setting and the path, never the content. A later source still wins
@@ -46,7 +47,13 @@ class SettingsError(ValueError):
 
 
 def _secret(default: str = "") -> Any:
-    return field(default=default, metadata={"secret": True}, repr=False)
+    return field(default=default, metadata={"secret": True, "file": True}, repr=False)
+
+
+def _url_with_password(default: str = "") -> Any:
+    """A URL that may hold a password (database, Redis): readable from a file like a secret, and
+    shown with the password masked rather than hidden whole (the host is what one checks)."""
+    return field(default=default, metadata={"file": True}, repr=False)
 
 
 @dataclass(frozen=True)
@@ -80,11 +87,11 @@ class Settings:
     # -- REST front door (/v1/..., docs/rest.md) ------------------------------------------------
     rest_auth: str = "passthrough"    # passthrough | gateway (consumers' own keys, hashed in the store)
     rest_rate_limit: str = "1000/hour"  # per consumer, `limits` syntax: "100/minute", "10 per second"
-    rest_rate_limit_storage: str = "memory://"  # redis://127.0.0.1:6379/0 to share counters between processes
+    rest_rate_limit_storage: str = _url_with_password("memory://")  # redis://127.0.0.1:6379/0 to share counters between processes
     rest_ip_allowlist: str = ""       # comma-separated IPs/CIDRs allowed to call /v1/...; empty = any
 
     # -- store ---------------------------------------------------------------------------------
-    database_url: str = ""            # default: sqlite file in data_dir
+    database_url: str = _url_with_password()  # default: sqlite file in data_dir
     # Fernet key sealing the secrets kept in the store (gateway/store/crypto.py; `flowgate secret-key`
     # makes one); empty: data_dir/secret.key, created 0600 on first use. Machines sharing a database share it.
     secret_key: str = _secret()
@@ -133,7 +140,7 @@ class Settings:
     exaroutes_quota_retry_after: int = 3600   # Retry-After sent when ExaRoutes' plan quota is spent
 
     # -- durable jobs (docs/jobs.md) ------------------------------------------------------------
-    redis_url: str = ""               # set: Huey queue and vendor budgets in Redis (scale-out); else SQLite
+    redis_url: str = _url_with_password()  # set: Huey queue and vendor budgets in Redis (scale-out); else SQLite
     jobs_workers: int = 4             # worker threads per `flowgate worker`
     jobs_step_seconds: float = 3.0    # one task runs a job this long, then hands it back to the queue
     # A job held longer than this by a silent worker is taken over: keep it above the longest vendor
@@ -178,7 +185,7 @@ class Settings:
         config_path = environ.get(ENV_PREFIX + "CONFIG")
         if config_path:
             raw.update(_secret_files(_read_yaml(config_path)))
-        known = {f.name for f in fields(cls)} | {name + FILE_SUFFIX for name in _secret_names()}
+        known = {f.name for f in fields(cls)} | {name + FILE_SUFFIX for name in _file_names()}
         from_env: dict[str, Any] = {}
         for key, value in environ.items():
             if key.startswith(ENV_PREFIX):
@@ -366,13 +373,15 @@ def _env(name: str) -> str:
 FILE_SUFFIX = "_file"
 
 
-def _secret_names() -> list[str]:
-    return [f.name for f in fields(Settings) if f.metadata.get("secret")]
+def _file_names() -> list[str]:
+    """The settings that can be read from a file: the secrets and the URLs with passwords."""
+    return [f.name for f in fields(Settings) if f.metadata.get("file")]
 
 
 def _secret_files(layer: dict[str, Any]) -> dict[str, Any]:
-    """One source's ``x_file`` entries replaced by ``x`` read from the file (secret settings only)."""
-    for name in _secret_names():
+    """One source's ``x_file`` entries replaced by ``x`` read from the file (secrets and URLs with
+    passwords only)."""
+    for name in _file_names():
         path = layer.pop(name + FILE_SUFFIX, None)
         if path in (None, ""):
             continue

@@ -49,6 +49,7 @@ class FieldDoc:
     default: object
     secret: bool
     description: str
+    from_file: bool = False   # GATEWAY_NAME_FILE works too
 
     @property
     def env(self) -> str:
@@ -103,7 +104,7 @@ def field_docs(cls: type = Settings) -> list[Section]:
             f = by_name[name]
             if sections:
                 sections[-1][1].append(FieldDoc(name, _default_of(f), bool(f.metadata.get("secret")),
-                                                " ".join(above + inline)))
+                                                " ".join(above + inline), bool(f.metadata.get("file"))))
             above, after_inline_comment = [], bool(inline)
             number = last + 1
             continue
@@ -163,7 +164,7 @@ def _title(text: str) -> str:
 def _table(docs: Iterable[FieldDoc]) -> list[str]:
     rows = ["| setting | default | description |", "|---|---|---|"]
     for doc in docs:
-        env = f"`{doc.env}`" + (f" or `{doc.env}_FILE`" if doc.secret else "")
+        env = f"`{doc.env}`" + (f" or `{doc.env}_FILE`" if doc.from_file else "")
         rows.append(f"| {env} | {_cell(_shown_default(doc))} | {_cell(doc.description)} |")
     return rows
 
@@ -173,8 +174,9 @@ def settings_reference(cls: type = Settings) -> str:
     lines = [textwrap.fill(
         f"Generated from `gateway/config.py` by `flowgate config --reference`; do not edit by hand. Each "
         f"setting is an environment variable `{ENV_PREFIX}NAME`, or `name:` in the YAML file named by "
-        f"`{ENV_PREFIX}CONFIG` (the environment wins). A setting shown as (secret) can instead be read "
-        f"from a file: `{ENV_PREFIX}NAME_FILE=/run/secrets/name`, one trailing newline stripped.",
+        f"`{ENV_PREFIX}CONFIG` (the environment wins). A setting listed with `{ENV_PREFIX}NAME_FILE` (the "
+        f"secrets, and the URLs that may hold a password) can instead be read from a file: "
+        f"`{ENV_PREFIX}NAME_FILE=/run/secrets/name`, one trailing newline stripped.",
         width=100, break_on_hyphens=False, break_long_words=False)]
     for section in field_docs(cls):
         lines += ["", f"### {_title(section.title)}", "", *_table(section.fields)]

@@ -21,6 +21,9 @@ from gateway.store.consumers import ConsumerRepository
 from gateway.store.crypto import PREFIX, SecretBox
 
 SECRET_FIELDS = [f.name for f in dataclasses.fields(Settings) if f.metadata.get("secret")]
+URLS_WITH_PASSWORDS = {"database_url": "postgresql+psycopg://flowgate:s3cret-pw@db.internal:5432/flowgate",
+                       "redis_url": "redis://:s3cret-pw@cache.internal:6379/0",
+                       "rest_rate_limit_storage": "redis://:s3cret-pw@cache.internal:6379/1"}
 
 
 def secret_file(tmp_path, text: str | bytes, name: str = "secret"):
@@ -35,6 +38,17 @@ def test_every_secret_setting_can_be_read_from_a_file(tmp_path, name):
     value = SecretBox.generate_key() if name == "secret_key" else "from-a-file"
     s = Settings.load(environ={f"GATEWAY_{name.upper()}_FILE": secret_file(tmp_path, value + "\n")})
     assert getattr(s, name) == value
+
+
+@pytest.mark.parametrize("name", sorted(URLS_WITH_PASSWORDS))
+def test_a_url_with_a_password_can_be_read_from_a_file_and_is_shown_masked(tmp_path, name):
+    url = URLS_WITH_PASSWORDS[name]
+    s = Settings.load(environ={f"GATEWAY_{name.upper()}_FILE": secret_file(tmp_path, url + "\n")})
+    assert getattr(s, name) == url
+    shown = s.redacted()[name]
+    assert "s3cret-pw" not in shown
+    assert url.split("@")[1] in shown  # the host, port and database still show
+    assert "s3cret-pw" not in repr(s)
 
 
 def test_one_trailing_newline_is_stripped_and_no_more(tmp_path):
