@@ -330,8 +330,8 @@ def test_compose_settings_point_every_flowgate_container_at_postgres_and_redis()
         assert env["GATEWAY_REDIS_URL"] == "redis://redis:6379/0", name
         assert env["GATEWAY_REST_RATE_LIMIT_STORAGE"] == "redis://redis:6379/1", name
         assert env["GATEWAY_SECRET_KEY_FILE"].startswith("/run/secrets/"), name
-        # The database URL carries the password: it comes in the settings file GATEWAY_CONFIG names.
-        assert "GATEWAY_DATABASE_URL" not in env and env["GATEWAY_CONFIG"].startswith("/run/secrets/"), name
+        # The database URL carries the password: it comes from a secret file.
+        assert "GATEWAY_DATABASE_URL" not in env and env["GATEWAY_DATABASE_URL_FILE"].startswith("/run/secrets/"), name
 
 
 def test_compose_keeps_every_secret_in_a_file():
@@ -346,7 +346,7 @@ def test_compose_keeps_every_secret_in_a_file():
             assert setting not in SECRET_SETTINGS, f"{name}: {key} inline; use {key}_FILE"
             assert not re.search(r"://[^/@\s]*:[^/@\s]*@", value), f"{name}: {key} holds a password"
             assert not re.fullmatch(r"(POSTGRES|REDIS)_PASSWORD|.*_(SECRET|TOKEN|API_KEY)", key), f"{name}: {key}"
-            if key.endswith("_FILE") or key == "GATEWAY_CONFIG":
+            if key.endswith("_FILE"):
                 assert value.startswith("/run/secrets/") and value.split("/")[3] in mounted, \
                     f"{name}: {key}={value} is not one of its mounted secrets"
     for name, secret in declared.items():
@@ -368,7 +368,7 @@ def test_compose_references_only_declared_networks_volumes_and_services():
 
 def _secret_files(folder: Path, *, database_url: str) -> dict[str, Path]:
     """The files compose.yaml mounts, with valid content, named as its secrets are."""
-    content = {"flowgate_settings": f"database_url: {database_url}\n",
+    content = {"flowgate_database_url": f"{database_url}\n",
                "flowgate_secret_key": Fernet.generate_key().decode() + "\n",
                "flowcode_api_key": "key\n", "exaroutes_api_key": "key\n", "flowevents_api_secret": "secret\n"}
     paths = {}
@@ -726,8 +726,7 @@ def test_secret_holds_only_marked_placeholders():
     assert "data" not in secret, "stringData only: placeholders a reader can see"
     for key, value in secret["stringData"].items():
         assert "REPLACE-ME" in value, f"{key}: not a marked placeholder"
-    config = yaml.safe_load(secret["stringData"]["settings.yaml"])
-    assert set(config) == {"database_url"}
+    assert secret["stringData"]["database_url"].startswith("postgresql+psycopg://")
 
 
 def test_configmap_and_secret_make_settings_the_gateway_accepts_once_filled_in(tmp_path):
@@ -739,7 +738,7 @@ def test_configmap_and_secret_make_settings_the_gateway_accepts_once_filled_in(t
     for key, value in env.items():
         setting = key.removeprefix("GATEWAY_").lower()
         assert setting not in SECRET_SETTINGS, f"{key}: a secret in the ConfigMap"
-        if key.endswith("_FILE") or key == "GATEWAY_CONFIG":
+        if key.endswith("_FILE"):
             assert value.startswith(mount + "/") and value[len(mount) + 1:] in secret, f"{key}={value}"
             env[key] = str(tmp_path / value[len(mount) + 1:])
     for name, text in secret.items():
@@ -756,6 +755,7 @@ def test_configmap_and_secret_make_settings_the_gateway_accepts_once_filled_in(t
     (tmp_path / "secret_key").write_text(Fernet.generate_key().decode())
     settings = Settings.load({**env, **required})
     assert settings.trust_proxy and not settings.embedded and settings.redis_url
+    assert settings.database_url == secret["database_url"]  # read from its file, password and all
 
 
 # -- docs ------------------------------------------------------------------------------------------------------
