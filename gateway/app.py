@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
         return jsonify({"status": "ok"})
 
     figures = StoreFigures(services.jobs.jobs, services.outbox.repo if services.outbox else None,
-                           services.jobs.engine.queue_length)
+                           services.engine.queue_length)
 
     @app.get("/metrics")
     def metrics():
@@ -94,7 +94,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fla
         # Service (docs/operations.md).
         circuits = services.http.circuits()
         circuit_checks = {f"circuit:{vendor}": state != "open" for vendor, state in circuits.items()}
-        checks = {"database": services.store.ping(), "task_engine": services.jobs.engine.ping(), **circuit_checks}
+        checks = {"database": services.store.ping(), "task_engine": services.engine.ping(), **circuit_checks}
         counted = checks if request.args.get("circuits") != "report" else {
             k: v for k, v in checks.items() if k not in circuit_checks}
         ready = all(counted.values())

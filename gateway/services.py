@@ -49,6 +49,7 @@ class Services:
     feeds: FeedsOperations
     records: RecordsOperations
     jobs: QrJobOperations
+    engine: JobEngine               # the task engine the jobs and the outbox hand work to
     outbox: Outbox | None = None    # store-and-forward of Flowize writes (docs/outbox.md)
 
     @classmethod
@@ -75,7 +76,7 @@ class Services:
                    feeds=FeedsOperations(FlowboxConnector.from_settings(http, settings)),
                    # The facade answers what the vendor did, never "queued": its records are live only.
                    records=RecordsOperations(FlowizeOperations(connector), settings),
-                   jobs=QrJobOperations(JobRepository(store), engine, qr), outbox=outbox)
+                   jobs=QrJobOperations(JobRepository(store), engine, qr), engine=engine, outbox=outbox)
 
     def close(self) -> None:
         self.http.close()

@@ -15,13 +15,13 @@ take is queued and answered 202.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 from gateway.connectors.flowize import FlowizeConnector, FlowizeResponse
 from gateway.credentials import FlowizeCredentials
 from gateway.errors import AuthError, Conflict, GatewayError, InvalidRequest, UpstreamError
+from gateway.operations.outcome import Outcome
 
 if TYPE_CHECKING:
     from gateway.operations.outbox import Outbox
@@ -32,7 +32,6 @@ __all__ = [
     "GRANT_TYPE",
     "QUEUE_ACTIONS",
     "FlowizeOperations",
-    "Outcome",
     "check_grant_type",
     "created_from",
 ]
@@ -44,20 +43,6 @@ GRANT_TYPE = "client_credentials"  # "Flowize only allows client credentials typ
 ENVIRONMENT_ACTIONS = ("upgrade", "update-version", "optimize")
 QUEUE_ACTIONS = ("pause-queue", "resume-queue", "execute-queue", "delete-from-queue", "resume-and-continue")
 FLOW_STATUSES = ("public", "paused", "running", "inactive")
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What the vendor answered: HTTP status, message, the resource and the whole body."""
-
-    status: int
-    message: str
-    resource: Any
-    body: Any
-
-    @classmethod
-    def of(cls, response: FlowizeResponse) -> Outcome:
-        return cls(response.status, response.message, response.resource, response.body)
 
 
 def created_from(found: FlowizeResponse | None, flow: str | None, uuid: str, data: Any = None) -> Outcome:

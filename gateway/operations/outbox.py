@@ -35,7 +35,7 @@ from gateway.config import Settings
 from gateway.credentials import FlowizeCredentials
 from gateway.errors import GatewayError, UpstreamError
 from gateway.observe import request_id_var
-from gateway.operations.flowize import Outcome
+from gateway.operations.outcome import Outcome
 from gateway.store.crypto import SecretBox
 from gateway.store.outbox import OutboxRepository
 

@@ -8,10 +8,9 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.errors import Conflict, NotFound, ValidationFailed
-from gateway.jobs.engine import JobEngine
 from gateway.operations.qr import QrOperations, check_vendor
 from gateway.qr_rows import MAX_ERRORS, check_rows, parse_options
 from gateway.store.jobs import Job, JobRepository, ResultRow
@@ -21,8 +20,14 @@ __all__ = ["QrJobOperations"]
 log = logging.getLogger("gateway.jobs")
 
 
+class StepQueue(Protocol):
+    """Where a job is handed to the workers: the task engine (gateway/jobs/engine.py) in the app."""
+
+    def advance(self, job_id: str, delay: float = 0.0) -> None: ...
+
+
 class QrJobOperations:
-    def __init__(self, jobs: JobRepository, engine: JobEngine, qr: QrOperations):
+    def __init__(self, jobs: JobRepository, engine: StepQueue, qr: QrOperations):
         self.jobs = jobs
         self.engine = engine
         self.qr = qr

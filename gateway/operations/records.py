@@ -20,7 +20,8 @@ from gateway.config import Settings
 from gateway.credentials import FlowizeCredentials
 from gateway.errors import AuthError, Forbidden, GatewayError, UpstreamError, ValidationFailed
 from gateway.operations.credentials import consumer_upstream
-from gateway.operations.flowize import FLOW_STATUSES, FlowizeOperations, Outcome
+from gateway.operations.flowize import FLOW_STATUSES, FlowizeOperations
+from gateway.operations.outcome import Outcome
 from gateway.store.consumers import Consumer
 
 __all__ = ["SANDBOX_API_KEY", "SANDBOX_APP_KEY", "Flow", "Record", "RecordsOperations"]

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, request
 
 from gateway.errors import InvalidRequest
 from gateway.flowize_wire import param
-from gateway.operations.flowize import Outcome
+from gateway.operations.outcome import Outcome
 from gateway.rest.auth import gateway_mode, gateway_token, upstream
 from gateway.rest.negotiation import object_body, read_body, respond
 

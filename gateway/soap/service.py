@@ -22,7 +22,8 @@ from spyne import Fault, ServiceBase, rpc
 from gateway.credentials import FlowizeCredentials
 from gateway.errors import InvalidRequest
 from gateway.operations.credentials import CredentialPolicy, Presented, pass_through
-from gateway.operations.flowize import FlowizeOperations, Outcome
+from gateway.operations.flowize import FlowizeOperations
+from gateway.operations.outcome import Outcome
 from gateway.safejson import loads as safe_loads
 from gateway.soap.faults import SoapFault, fault_for
 from gateway.soap.models import REQUEST_TYPES, Response, UnqualifiedResponse
