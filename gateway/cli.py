@@ -246,13 +246,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # gunicorn's workers are forks of this process that leave through sys.exit(), unwinding this
         # frame in them too: only the process that started the children may stop them.
         for child in ((worker, sandbox) if os.getpid() == owner else ()):
-            if child is not None and child.poll() is None:
-                child.terminate()
-                try:
-                    child.wait(timeout=8)
-                except subprocess.TimeoutExpired:
-                    child.kill()
+            if child is not None:
+                _stop_child(child)
     return 0
+
+
+def _stop_child(child: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 8 s. Ctrl-C signals the whole process group, so the child may be
+    gone already, and reaped (gevent reaps on SIGCHLD) before ``poll()`` has heard of it."""
+    try:
+        if child.poll() is not None:
+            return
+        child.terminate()
+        try:
+            child.wait(timeout=8)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    except ProcessLookupError:
+        pass
 
 
 def _mark_dead(pid: int) -> None:
@@ -517,6 +528,7 @@ EXIT STATUS
       a waited-for job failed
   2   a usage error or a bad setting (one line on stderr names it)
   3   qr submit --wait: the job finished with some rows failed
+  130 interrupted (Ctrl-C) before the command had started; serve and worker stop cleanly on it: 0
 
 SEE ALSO
   README.md; docs/operations.md (settings reference, metrics, runbooks), docs/deploy.md,
@@ -620,6 +632,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"flowgate: bad setting: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C before a command's own handling of it (still starting up)
+        return 130
 
 
 if __name__ == "__main__":

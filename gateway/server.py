@@ -74,7 +74,8 @@ def gunicorn_options(bind: str, *, workers: int, threads: int, trust_proxy: bool
         "bind": bind,
         "workers": workers,
         "threads": threads,          # gthread only
-        "worker_class": worker_class,
+        # gevent: gunicorn's gevent worker, quiet on Ctrl-C (gateway/gevent_worker.py)
+        "worker_class": "gateway.gevent_worker.GeventWorker" if worker_class == "gevent" else worker_class,
         # gevent: connections served at once by one worker (its greenlet pool); when all are taken the
         # worker stops accepting and new ones wait in the listen queue, so memory stays bounded.
         "worker_connections": worker_connections,

@@ -51,8 +51,9 @@ def served(tmp_path):
     port, sandbox_port = _free_port(), _free_port()
     env = {**os.environ, "GATEWAY_PORT": str(port), "GATEWAY_SANDBOX_PORT": str(sandbox_port),
            "GATEWAY_DATA_DIR": str(tmp_path), "GATEWAY_WORKERS": "2", "PYTHONUNBUFFERED": "1"}
+    # A session of its own, as a terminal gives it: Ctrl-C there signals the whole process group.
     proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
     proc.lines = []  # type: ignore[attr-defined]
     threading.Thread(target=lambda: proc.lines.extend(iter(proc.stdout.readline, "")), daemon=True).start()
     base = f"http://127.0.0.1:{port}"
@@ -101,6 +102,19 @@ def test_sigterm_stops_gateway_and_sandbox_within_10_seconds(served):
     # Each worker closed its services on the way out (gunicorn's worker_exit hook) without an error.
     log = "".join(proc.lines)
     assert log.count("Worker exiting") >= 2 and "Exception during worker exit" not in log, log[-3000:]
+
+
+def test_ctrl_c_stops_everything_quietly(served):
+    """Ctrl-C reaches every process of the group at once: the sandbox and the job worker may be gone
+    before serve stops them, and that is no error."""
+    proc, _, _ = served
+    children = _descendants(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)
+    assert proc.wait(timeout=10) == 0
+    time.sleep(0.5)
+    assert [pid for pid in children if _alive(pid)] == []
+    log = "".join(proc.lines)
+    assert "Traceback" not in log, log[-3000:]
 
 
 def test_the_printed_example_call_works_as_pasted(served):

@@ -375,7 +375,7 @@ def test_https_vendor_calls_work_in_gevent_workers(patient):
     assert resp.status_code in (502, 503, 504), resp.text
     assert resp.json()["code"] != "internal_error"
     out = patient.output()
-    assert "Using worker: gevent" in out
+    assert "Using worker: gateway.gevent_worker.GeventWorker" in out  # gunicorn's gevent worker, quiet on Ctrl-C
     assert "RecursionError" not in out and "MonkeyPatchWarning" not in out, out[-3000:]
 
 
