@@ -8,9 +8,9 @@ of a traceback later. Secrets are never echoed back in those messages.
 
 Secrets (the fields marked ``_secret()`` below: API keys, client secrets, ``secret_key``...) and the
 URLs that may hold a password (``_url_with_password()``: ``database_url``, ``redis_url``,
-``rest_rate_limit_storage``) can be read from files instead, as container and systemd secrets are mounted: ``GATEWAY_X_FILE=/run/secrets/x`` (or
-``x_file: /run/secrets/x`` in the YAML file) reads setting ``X`` from that file, one trailing newline
-stripped. Giving both ``X`` and ``X_FILE`` in the same place is an error; so is a file that cannot be
+``rest_rate_limit_storage``) can be read from files instead, as container and systemd secrets are
+mounted: ``GATEWAY_X_FILE=/run/secrets/x`` (or ``x_file: /run/secrets/x`` in the YAML file) reads
+setting ``X`` from that file, one trailing newline stripped. Giving both ``X`` and ``X_FILE`` in the same place is an error; so is a file that cannot be
 read, and the message names the setting and the path, never the content. A later source still wins
 over an earlier one: ``GATEWAY_X_FILE`` in the environment overrides ``x`` in the YAML file.
 """
