@@ -143,8 +143,9 @@ class Settings:
     redis_url: str = _url_with_password()  # set: Huey queue and vendor budgets in Redis (scale-out); else SQLite
     jobs_workers: int = 4             # worker threads per `flowgate worker`
     jobs_step_seconds: float = 3.0    # one task runs a job this long, then hands it back to the queue
-    # A job held longer than this by a silent worker is taken over: keep it above the longest vendor
-    # call a step can make (read timeouts), or a live worker's batch may be sent twice.
+    # A job held longer than this by a silent worker is taken over: it must outlast a step and the
+    # vendor call that step may start last (step + connect + read timeout, checked at start), or a
+    # live worker's batch may be sent twice.
     jobs_lease_seconds: float = 90.0
     jobs_sweep_seconds: float = 60.0  # how often a worker looks for jobs to resume (a dead worker's, on this machine at once)
     jobs_max_inflight: int = 4        # vendor batches of one job in flight at once
@@ -251,6 +252,14 @@ class Settings:
         for name in ("jobs_step_seconds", "jobs_lease_seconds", "jobs_sweep_seconds"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{_env(name)}: expected positive seconds")
+        # A step may start a vendor write just before its time is up; if the lease ran out while that
+        # write was still being answered, another worker would take the job over and send it again.
+        longest_hold = self.jobs_step_seconds + self.http_connect_timeout + self.http_read_timeout
+        if self.jobs_lease_seconds <= longest_hold:
+            raise SettingsError(
+                f"{_env('jobs_lease_seconds')}={self.jobs_lease_seconds:g} must be more than a step and its last "
+                f"vendor call can take ({_env('jobs_step_seconds')} + {_env('http_connect_timeout')} + "
+                f"{_env('http_read_timeout')} = {longest_hold:g} s), or a live worker's batch may be sent twice")
         for name in ("vendor_max_inflight", "breaker_fail_max"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{_env(name)}: must be at least 1")

@@ -68,3 +68,15 @@ def test_vendor_urls_follow_the_embedded_sandbox_port():
     explicit = Settings.load(environ={"GATEWAY_SANDBOX_PORT": "9181",
                                       "GATEWAY_FLOWIZE_BASE_URL": "https://cloud-api.flowize.com"})
     assert explicit.flowize_base_url == "https://cloud-api.flowize.com"
+
+
+def test_a_job_lease_shorter_than_a_step_and_its_last_vendor_call_is_refused():
+    """Else a worker still waiting on a vendor's answer loses the job to another, which sends the
+    batch again."""
+    with pytest.raises(SettingsError, match="GATEWAY_JOBS_LEASE_SECONDS=30 must be more than") as err:
+        Settings.load(environ={"GATEWAY_JOBS_LEASE_SECONDS": "30"})  # 3 + 3.05 + 30 by default
+    assert "36.05 s" in str(err.value)
+    with pytest.raises(SettingsError, match="GATEWAY_JOBS_LEASE_SECONDS"):
+        Settings.load(environ={"GATEWAY_HTTP_READ_TIMEOUT": "120"})  # the 90 s default lease no longer covers it
+    assert Settings.load(environ={"GATEWAY_HTTP_READ_TIMEOUT": "120", "GATEWAY_JOBS_LEASE_SECONDS": "150"})
+    assert Settings.load(environ={"GATEWAY_JOBS_LEASE_SECONDS": "37"}).jobs_lease_seconds == 37
