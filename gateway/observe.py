@@ -71,7 +71,7 @@ def note(*, operation: str | None = None, consumer: str | None = None) -> None:
         return
     if operation is not None:
         exchange.operation = operation
-        span = tracing.start_operation(exchange.protocol, operation)
+        span = tracing.start_operation(exchange.protocol, operation, exchange.request_id)
         if span is not None:
             exchange.spans.append(span)
     if consumer is not None:

@@ -74,11 +74,12 @@ def start_request(method: str, path: str, protocol: str, request_id: str) -> Any
                                                  "flowgate.protocol": protocol, "flowgate.request_id": request_id}))
 
 
-def start_operation(protocol: str, operation: str) -> Any:
+def start_operation(protocol: str, operation: str, request_id: str) -> Any:
     """The operation's span, a child of the door's and the parent of its vendor calls."""
     if _tracer is None:
         return None
-    return _start(_tracer.start_span(f"{protocol} {operation}", attributes={"flowgate.operation": operation}))
+    return _start(_tracer.start_span(f"{protocol} {operation}", attributes={
+        "flowgate.operation": operation, "flowgate.request_id": request_id}))
 
 
 def _start(span: Any) -> tuple[Any, Any]:
