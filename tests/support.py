@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 from pathlib import Path
 
 import requests
@@ -58,6 +59,14 @@ class SoapReply:
 DEMO_HEADERS = {"X-Apikey": "demo-api-key", "X-App": "demo-app"}
 DEMO_PARAMS = {"api_key": "demo-api-key", "app_key": "demo-app"}
 DEMO_OAUTH = {"client_id": "demo-client-id", "client_secret": "demo-client-secret", "grant_type": "client_credentials"}
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on: the system picked it free just now (connections to it
+    are refused until something binds it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def vendor_urls(sandbox_url: str) -> dict[str, str]:

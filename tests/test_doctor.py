@@ -15,17 +15,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from support import vendor_urls
+from support import free_port, vendor_urls
 
 SECRET_PASSWORD = "s3cret-db-pw"
 SECRET_API_KEY = "very-secret-flowcode-key"
-
-
-def _free_port() -> int:
-    """A loopback port nothing listens on (connections to it are refused)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def doctor(tmp_path, *args: str, sandbox: str | None = None, **settings: str) -> subprocess.CompletedProcess[str]:
@@ -105,7 +98,7 @@ def test_a_good_setup_is_all_ok_and_says_so(tmp_path, sandbox_url, migrated):
 
 
 def test_each_problem_is_named_on_its_own_line_and_nothing_secret_is_shown(tmp_path, sandbox_url, migrated):
-    closed = _free_port()
+    closed = free_port()
     done = doctor(tmp_path, sandbox=sandbox_url,
                   GATEWAY_DATABASE_URL=f"postgresql+psycopg://flowgate:{SECRET_PASSWORD}@127.0.0.1:1/nope",
                   GATEWAY_REDIS_URL="redis://127.0.0.1:1/0",
@@ -169,7 +162,7 @@ def test_a_blackholed_vendor_fails_after_the_connect_timeout_and_doctor_does_not
 
 def test_the_embedded_sandbox_not_running_yet_is_a_warning(tmp_path, migrated):
     # Vendor URLs left at their default follow the sandbox's port, where `flowgate serve` starts it.
-    done = doctor(tmp_path, GATEWAY_SANDBOX_PORT=str(_free_port()))
+    done = doctor(tmp_path, GATEWAY_SANDBOX_PORT=str(free_port()))
     assert done.returncode == 0, done.stdout
     assert lines_of(done)["vendor flowize"].startswith("warn") and "flowgate serve" in done.stdout
     assert done.stdout.splitlines()[-1].startswith("all is well")
@@ -177,7 +170,7 @@ def test_the_embedded_sandbox_not_running_yet_is_a_warning(tmp_path, migrated):
 
 def test_json_output_for_scripts(tmp_path, sandbox_url, migrated):
     done = doctor(tmp_path, "--json", sandbox=sandbox_url,
-                  GATEWAY_FLOWBOX_BASE_URL=f"http://127.0.0.1:{_free_port()}")
+                  GATEWAY_FLOWBOX_BASE_URL=f"http://127.0.0.1:{free_port()}")
     assert done.returncode == 1
     report = json.loads(done.stdout)
     assert report["ok"] is False

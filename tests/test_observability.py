@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -15,23 +14,18 @@ import uuid
 
 import pytest
 import requests
+from support import free_port
 
 pytestmark = pytest.mark.slow
 
 API = {"X-Apikey": "demo-api-key"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Served:
     """`flowgate serve` in embedded mode (gateway, sandbox, job worker), every line it writes kept."""
 
     def __init__(self, tmp_path):
-        self.port, self.sandbox_port = _free_port(), _free_port()
+        self.port, self.sandbox_port = free_port(), free_port()
         env = {**os.environ, "GATEWAY_PORT": str(self.port), "GATEWAY_SANDBOX_PORT": str(self.sandbox_port),
                "GATEWAY_DATA_DIR": str(tmp_path), "GATEWAY_WORKERS": "1", "PYTHONUNBUFFERED": "1",
                "GATEWAY_OUTBOX": "all", "GATEWAY_OUTBOX_BACKOFF": "0.2", "GATEWAY_OUTBOX_BACKOFF_MAX": "0.5",

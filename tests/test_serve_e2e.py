@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -14,14 +13,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from support import free_port
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _descendants(pid: int) -> set[int]:
@@ -48,7 +42,7 @@ def _alive(pid: int) -> bool:
 
 @pytest.fixture
 def served(tmp_path):
-    port, sandbox_port = _free_port(), _free_port()
+    port, sandbox_port = free_port(), free_port()
     env = {**os.environ, "GATEWAY_PORT": str(port), "GATEWAY_SANDBOX_PORT": str(sandbox_port),
            "GATEWAY_DATA_DIR": str(tmp_path), "GATEWAY_WORKERS": "2", "PYTHONUNBUFFERED": "1"}
     # A session of its own, as a terminal gives it: Ctrl-C there signals the whole process group.

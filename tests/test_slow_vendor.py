@@ -10,7 +10,6 @@ limit, so what is measured is the gateway alone.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -18,7 +17,7 @@ import time
 
 import pytest
 import requests
-from support import add_fault, vendor_urls
+from support import add_fault, free_port, vendor_urls
 
 pytestmark = pytest.mark.slow
 
@@ -30,15 +29,9 @@ GET_RECORD = """<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap
  </input></urn:getRecord></soapenv:Body></soapenv:Envelope>"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def gateway(tmp_path, sandbox_url):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "GATEWAY_PORT": str(port), "GATEWAY_DATA_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1",
            "GATEWAY_REQUEST_DEADLINE": str(DEADLINE), "GATEWAY_HTTP_READ_TIMEOUT": "30",
            **{f"GATEWAY_{k.upper()}": v for k, v in vendor_urls(sandbox_url).items()}}

@@ -6,13 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from flask import Flask, Response, request
+from support import free_port
 
 from gateway.cli import main
 from gateway.server import serve_in_thread
@@ -174,12 +174,6 @@ def write_rows(tmp_path: Path, *uids: str, name: str = "rows.csv") -> Path:
     path = tmp_path / name
     path.write_text("uid,type,url\n" + "".join(f"{u},url,https://example.com/{u}\n" for u in uids))
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- qr create ------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ decodes what arrives as a collector would."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
+from support import free_port
 
 trace_service = pytest.importorskip(
     "opentelemetry.proto.collector.trace.v1.trace_service_pb2",
@@ -23,12 +23,6 @@ ENVELOPE = ('<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/en
             "<soapenv:Body><f:getRecord><input><AuthenticationObject><Apikey>demo-api-key</Apikey>"
             "<Appkey>demo-app</Appkey></AuthenticationObject><DataRecordObject><Uuid>demo-record</Uuid>"
             "</DataRecordObject></input></f:getRecord></soapenv:Body></soapenv:Envelope>")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Collector:
@@ -80,7 +74,7 @@ def collector():
 
 
 def test_serve_exports_each_request_as_one_trace_over_otlp(collector, tmp_path):
-    port, sandbox_port = _free_port(), _free_port()
+    port, sandbox_port = free_port(), free_port()
     env = {**os.environ, "GATEWAY_PORT": str(port), "GATEWAY_SANDBOX_PORT": str(sandbox_port),
            "GATEWAY_DATA_DIR": str(tmp_path), "GATEWAY_WORKERS": "2", "GATEWAY_TRACING": "otlp",
            "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url, "OTEL_BSP_SCHEDULE_DELAY": "100",

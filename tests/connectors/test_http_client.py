@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import threading
 import time
 
 import pytest
 import requests
-from support import DEMO_HEADERS, DEMO_OAUTH, add_fault
+from support import DEMO_HEADERS, DEMO_OAUTH, add_fault, free_port
 
 from gateway.config import Settings
 from gateway.errors import RateLimited, UpstreamError, UpstreamTimeout, UpstreamUnavailable
@@ -40,12 +39,6 @@ def client():
     yield c
     c.close()
 
-
-
-def _unused_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- a tiny echo app: answers with the request headers it got, counts calls ------------------------
@@ -110,7 +103,7 @@ def test_read_timeout_on_a_post_is_not_retried_and_is_upstream_timeout(client, s
 
 def test_connection_refused_raises_upstream_unavailable(client):
     with pytest.raises(UpstreamUnavailable) as err:
-        client.send("GET", f"http://127.0.0.1:{_unused_port()}/v1/record")
+        client.send("GET", f"http://127.0.0.1:{free_port()}/v1/record")
     assert err.value.status == 503
 
 
@@ -219,7 +212,7 @@ def test_retried_failure_message_and_logs_hold_no_secret(client, sandbox_url, ca
 
 def test_refused_connection_message_holds_no_secret(client, caplog):
     caplog.set_level(logging.DEBUG)
-    url = f"http://user:{SECRET_KEY}@127.0.0.1:{_unused_port()}/v1/record"
+    url = f"http://user:{SECRET_KEY}@127.0.0.1:{free_port()}/v1/record"
     with pytest.raises(UpstreamUnavailable) as err:
         client.send("GET", url, params={"api_key": SECRET_KEY}, headers={"X-Apikey": SECRET_HEADER})
     _assert_no_secret(str(err.value))

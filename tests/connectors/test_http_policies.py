@@ -4,13 +4,12 @@ a bulkhead per vendor and a circuit breaker per vendor (its state shared through
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
 import pytest
 import requests
-from support import DEMO_HEADERS, add_fault
+from support import DEMO_HEADERS, add_fault, free_port
 
 from gateway.config import Settings
 from gateway.errors import CircuitOpen, UpstreamTimeout, UpstreamUnavailable, VendorBusy
@@ -28,12 +27,6 @@ def _client(**kw) -> HttpClient:
 
 def _attempts(vendor: str, method: str, outcome: str) -> float:
     return UPSTREAM.labels(vendor, method, outcome)._value.get()
-
-
-def _unused_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class _Counting:
@@ -121,7 +114,7 @@ def test_a_write_marked_as_deduplicated_is_retried_and_written_once(sandbox_url)
 
 def test_a_refused_connection_is_retried_even_for_a_post(served):
     """Nothing was sent, so repeating is safe whatever the method; it still fails in the end."""
-    port = _unused_port()
+    port = free_port()
     before = _attempts(f"127.0.0.1:{port}", "POST", "UpstreamUnavailable")
     with pytest.raises(UpstreamUnavailable):
         _client(http_retries=2).send("POST", f"http://127.0.0.1:{port}/x", data="{}")
@@ -240,5 +233,5 @@ def test_a_failure_says_whether_the_vendor_may_have_got_the_request(served):
         client.send("POST", url + "/x", data="{}", retry=True, vendor="flowize")
     assert fresh.value.never_sent is True and app.calls == 1
     with pytest.raises(UpstreamUnavailable) as refused:
-        _client(http_retries=1).send("POST", f"http://127.0.0.1:{_unused_port()}/x", data="{}")
+        _client(http_retries=1).send("POST", f"http://127.0.0.1:{free_port()}/x", data="{}")
     assert refused.value.never_sent is True

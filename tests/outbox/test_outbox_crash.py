@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +30,7 @@ from outbox.conftest import (
     soap_insert,
     wait_until,
 )
-from support import add_fault, vendor_urls
+from support import add_fault, free_port, vendor_urls
 
 from gateway.store import Store
 from gateway.store.outbox import OutboxRepository
@@ -42,17 +41,11 @@ RECORDS = 120
 UPDATED = 30     # records that also get an update, queued behind their insert
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Gateway:
     """``flowgate serve --no-sandbox --no-worker`` in a process group of its own (SIGKILL takes all of it)."""
 
     def __init__(self, data_dir: Path, sandbox_url: str, log: Path):
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **WORKER_ENV, "GATEWAY_PORT": str(self.port), "GATEWAY_DATA_DIR": str(data_dir),
                     "GATEWAY_WORKERS": "2", "GATEWAY_HTTP_RETRIES": "0", "GATEWAY_LOG_LEVEL": "WARNING",

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import uuid as uuidlib
 
 from outbox.conftest import new_uuid, record_count, records_with, rest_insert, soap_insert
-from support import add_fault
+from support import add_fault, free_port
 
 
 def test_rest_insert_without_uuid_gets_one_from_the_gateway(gateway_url, vendor_db):
@@ -60,12 +59,6 @@ def test_a_conflict_on_the_clients_own_uuid_stays_a_conflict(gateway_factory, sa
     assert record_count(vendor_db, own) == 1
 
 
-def _unused_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _uuid_in(message: str) -> str:
     found = re.search(r"Uuid (?:is )?([0-9a-f-]{36})", message)
     assert found, message
@@ -73,7 +66,7 @@ def _uuid_in(message: str) -> str:
 
 
 def test_with_the_outbox_off_an_insert_that_never_left_says_nothing_was_written(gateway_factory, vendor_db):
-    gateway = gateway_factory(upstream=f"http://127.0.0.1:{_unused_port()}")   # outbox off, nobody listens
+    gateway = gateway_factory(upstream=f"http://127.0.0.1:{free_port()}")   # outbox off, nobody listens
     resp = rest_insert(gateway.url, {"n": "down"})
     assert resp.status_code == 503, resp.text
     message = resp.json()["error"]["message"]

@@ -14,13 +14,13 @@ import ast
 import configparser
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY = ROOT / "gateway"
@@ -83,18 +83,12 @@ def test_the_gateway_imports_and_serves_without_the_extras(tmp_path):
     assert answers == {"/healthz": 200, "/readyz": 200, "/openapi.json": 200, "/v1/soap?wsdl": 200}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize("command", ["serve", "sandbox"])
 def test_the_sandbox_without_its_extra_is_a_one_line_error_naming_it(tmp_path, command):
     done = _python(f"""
         from gateway.cli import main
         sys.exit(main([{command!r}]))
-    """, tmp_path, GATEWAY_PORT=str(_free_port()), GATEWAY_SANDBOX_PORT=str(_free_port()), GATEWAY_EMBEDDED="1",
+    """, tmp_path, GATEWAY_PORT=str(free_port()), GATEWAY_SANDBOX_PORT=str(free_port()), GATEWAY_EMBEDDED="1",
         GATEWAY_WORKER_CLASS="gthread")
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.count("\n") == 1 and "pip install 'flowgate[sandbox]'" in done.stderr, done.stderr
