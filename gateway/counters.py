@@ -4,8 +4,9 @@
 ``threading.Timer`` to drop expired counters whenever the last one has fired, which on a busy
 gateway is a new thread (a greenlet under gevent) every few requests — most of the limiter's cost,
 measured with ``make bench`` — and a thread started in gunicorn's master does not survive the fork
-into its workers. Expired counters are dropped here inline instead, at most once a second; a counter read after its window has passed is reset by limits itself either way. Any other
-URL (``redis://``...) goes to limits unchanged.
+into its workers. Expired counters are dropped here inline instead, at most once a second; a
+counter read after its window has passed is reset by limits itself either way. Any other URL
+(``redis://``...) goes to limits unchanged.
 """
 
 from __future__ import annotations

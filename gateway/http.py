@@ -419,19 +419,16 @@ class HttpClient:
         """One attempt, inside the breaker: raises _Failed for what counts against the circuit."""
         started = time.perf_counter()
         try:
-            with tracing.vendor_span(name, method, urlsplit(url).path, request_id_var.get()):
+            with tracing.vendor_span(name, method, url, request_id_var.get()):
                 response = self._transport.request(method, url, timeout=timeout, **kwargs)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             error = self._translate(exc, shown, timeout[1])
-            seconds = time.perf_counter() - started
-            observe_upstream(name, method, type(error).__name__, seconds)
-            note_upstream(name, seconds)
+            _attempt_done(name, method, type(error).__name__, time.perf_counter() - started)
             # No connection was made (refused, no such host, connect timeout): nothing reached the vendor.
             never_sent = isinstance(exc, urllib3.exceptions.ConnectTimeoutError)
             raise _Failed(error, never_sent=never_sent) from None
         seconds = time.perf_counter() - started
-        observe_upstream(name, method, str(response.status_code), seconds)
-        note_upstream(name, seconds)
+        _attempt_done(name, method, str(response.status_code), seconds)
         # Inside a client request its access line names the vendors and their time: each attempt's
         # own line is DEBUG there. In a job step or an outbox delivery it is the only line: INFO.
         level = logging.DEBUG if exchange_var.get() is not None else logging.INFO
@@ -510,3 +507,10 @@ def _last_outcome(outcome: tenacity.RetryCallState) -> Any:
     """When retries stop, hand back what the last attempt gave: its response, or its failure."""
     assert outcome.outcome is not None
     return outcome.outcome.result()
+
+
+def _attempt_done(vendor: str, method: str, outcome: str, seconds: float) -> None:
+    """One attempt at a vendor call, whatever its outcome: in /metrics, and in the request's record
+    (its access line names the vendors and their time)."""
+    observe_upstream(vendor, method, outcome, seconds)
+    note_upstream(vendor, seconds)

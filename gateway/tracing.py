@@ -106,11 +106,15 @@ def end(started: Any, status: int) -> None:
         pass
 
 
-def vendor_span(vendor: str, method: str, path: str, request_id: str | None) -> AbstractContextManager[Any]:
-    """A client span around one attempt at a vendor call."""
+def vendor_span(vendor: str, method: str, url: str, request_id: str | None) -> AbstractContextManager[Any]:
+    """A client span around one attempt at a vendor call (named by the URL's path: no host, no query)."""
     if _tracer is None:
         return nullcontext()
+    from urllib.parse import urlsplit
+
     from opentelemetry import trace
+
+    path = urlsplit(url).path
 
     return _tracer.start_as_current_span(f"{vendor} {method} {path}", kind=trace.SpanKind.CLIENT,
                                           attributes={"flowgate.vendor": vendor, "http.request.method": method,
